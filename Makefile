@@ -1,0 +1,124 @@
+# gnk — GroupNorm kernel compiler.
+#   make run    install what is missing, generate, build, tune and run the default workload
+#   make test   install what is missing, check the generated code, build with -Werror, run all tests
+#   make bench  side-by-side benchmark against memcpy, PyTorch and oneDNN (see bench/)
+# Everything the commands need is installed by them: apt packages (when
+# missing) and Python packages into .venv.
+
+SHELL := /bin/bash
+CC := clang
+LUA := lua5.4
+PY := .venv/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+APT_PACKAGES := clang lua5.4 libcriterion-dev pkg-config python3-venv python3-pip make
+GEN_SPECS := specs/sd15_unet.spec specs/sd15_vae_decoder.spec specs/resnet50_gn.spec
+DEFAULT_SPECS := specs/sd15_unet.spec,specs/sd15_vae_decoder.spec
+
+CFLAGS_COMMON := -std=c11 -O2 -g -fPIC -D_GNU_SOURCE -Wall -Wextra -Werror \
+  -Iruntime/include -Iruntime -Itemplates -Igenerated
+CFLAGS ?=
+LDLIBS := -lm -lpthread
+
+-include generated/kernels.mk
+
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
+KERNEL_SRC := $(GNK_KERNELS_SCALAR) $(GNK_KERNELS_AVX2) $(GNK_KERNELS_AVX512)
+
+# Build variants: build/ (release) and build/asan/ (AddressSanitizer + UBSan).
+OBJ := build/obj
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
+KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
+
+.PHONY: all run test deps venv gen check-gen lib test-c test-asan test-python bench clean
+all: lib build/gnk-run
+
+# ---------------------------------------------------------------- install
+deps: build/.deps
+build/.deps:
+	@mkdir -p build
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	@touch $@
+
+venv: .venv/.stamp
+.venv/.stamp: requirements.txt | build/.deps
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# ---------------------------------------------------------------- generator
+gen: | build/.deps
+	$(LUA) gen/gnk_gen.lua --out generated --default $(DEFAULT_SPECS) $(GEN_SPECS)
+
+check-gen: | build/.deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(LUA) gen/gnk_gen.lua --out $$tmp --default $(DEFAULT_SPECS) $(GEN_SPECS) && \
+	if diff -r $$tmp generated >/dev/null; then echo "check-gen: generated/ matches the generator"; \
+	else diff -r $$tmp generated | head -20; echo "check-gen: generated/ differs from gen/ + templates/ (run make gen)"; exit 1; fi
+
+# ---------------------------------------------------------------- library
+lib: build/libgnk.so build/libgnk.a
+
+$(OBJ)/runtime/%.o: runtime/%.c runtime/include/gnk.h runtime/gnk_internal.h runtime/gnk_kernel_abi.h generated/gnk_kernels.inc | build/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+
+# Each kernel is compiled with its own ISA's flags only.
+$(GNK_KERNELS_SCALAR:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_SCALAR)
+$(GNK_KERNELS_AVX2:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_AVX2)
+$(GNK_KERNELS_AVX512:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_AVX512)
+$(OBJ)/generated/kernels/%.o: generated/kernels/%.c runtime/gnk_kernel_abi.h $(wildcard templates/isa/*.h) | build/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(ISA_FLAGS) -c $< -o $@
+
+build/libgnk.so: $(RUNTIME_OBJ) $(KERNEL_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+build/libgnk.a: $(RUNTIME_OBJ) $(KERNEL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/gnk-run: bench/gnk_run.c build/libgnk.a runtime/include/gnk.h generated/gnk_default_workload.inc
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ bench/gnk_run.c build/libgnk.a $(LDLIBS)
+
+# ---------------------------------------------------------------- main job
+SPEC ?=
+LAYOUT ?= nchw
+THREADS ?= 1
+run: build/gnk-run
+	./build/gnk-run --layout $(LAYOUT) --threads $(THREADS) $(SPEC)
+
+# ---------------------------------------------------------------- tests
+TEST_SRC := $(sort $(wildcard tests/c/*.c))
+CRITERION_FLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
+CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+build/test-gnk: $(TEST_SRC) tests/c/test_util.h build/libgnk.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) build/libgnk.a $(CRITERION_LIBS) $(LDLIBS)
+
+test-c: build/test-gnk
+	./build/test-gnk --jobs 2
+
+# The whole C suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-asan: | build/.deps
+	$(MAKE) --no-print-directory OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/asan/test-gnk
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test-gnk --jobs 2
+
+build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) $(RUNTIME_OBJ) $(KERNEL_OBJ) $(CRITERION_LIBS) $(LDLIBS)
+
+test-python: build/libgnk.so .venv/.stamp
+	PYTHONPATH=python $(PY) -m pytest -q tests/python
+
+test: | build/.deps
+	$(MAKE) --no-print-directory check-gen
+	$(MAKE) --no-print-directory lib build/gnk-run
+	$(MAKE) --no-print-directory test-c
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-python
+
+clean:
+	rm -rf build

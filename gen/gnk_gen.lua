@@ -1,0 +1,184 @@
+-- gen/gnk_gen.lua: spec files -> specialized C kernels + the one kernel list.
+--
+-- Usage (from the repository root):
+--   lua5.4 gen/gnk_gen.lua --out generated [--default A.spec,B.spec] SPEC...
+--
+-- Emits into <out>/:
+--   kernels/<name>.c        one kernel per (dtype, layout, act, groups, channels, ISA, unroll)
+--   gnk_kernels.inc         THE kernel list (X-macro); declarations, registry, tests
+--                           and benchmarks all include it
+--   kernels.mk              per-ISA source lists for the Makefile (per-file ISA flags)
+--   gnk_default_workload.inc  the problems of the --default specs, embedded in gnk-run
+-- Output is deterministic and a file is rewritten only when its content changes.
+local script_dir = arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = script_dir .. "/?.lua;" .. package.path
+
+local template = require("template")
+local spec = require("spec")
+local ISAS = require("isa")
+
+local GENERATOR = "gen/gnk_gen.lua"
+local TEMPLATES = { nchw = "templates/gn_nchw.c.in", nhwc = "templates/gn_nhwc.c.in" }
+local ACT_ORDER = { none = 1, silu = 2, relu = 3 }
+local ACT_ENUM = { none = "GNK_ACT_NONE", silu = "GNK_ACT_SILU", relu = "GNK_ACT_RELU" }
+local ACT_OP = { none = "gn", silu = "gnsilu", relu = "gnrelu" }
+
+local function die(msg) io.stderr:write("gnk_gen: ", msg, "\n"); os.exit(1) end
+
+-- Command line.
+local out_dir, default_specs, spec_paths = nil, {}, {}
+do
+  local i = 1
+  while i <= #arg do
+    local a = arg[i]
+    if a == "--out" then out_dir = arg[i + 1]; i = i + 1
+    elseif a == "--default" then
+      for p in arg[i + 1]:gmatch("[^,]+") do default_specs[#default_specs + 1] = p end
+      i = i + 1
+    elseif a:sub(1, 2) == "--" then die("unknown option " .. a)
+    else spec_paths[#spec_paths + 1] = a end
+    i = i + 1
+  end
+end
+if not out_dir or #spec_paths == 0 then die("usage: gnk_gen.lua --out DIR [--default A,B] SPEC...") end
+
+local isa_by_name = {}
+for i, isa in ipairs(ISAS) do isa.order = i; isa_by_name[isa.name] = isa end
+
+-- Variant list: a kernel is data.
+local kernels, seen = {}, {}
+local function add_kernel(k)
+  local isa = isa_by_name[k.isa] or die("unknown isa " .. tostring(k.isa))
+  local shape = k.groups and string.format("g%dc%d", k.groups, k.channels) or "generic"
+  k.name = string.format("gnk_f32_%s_%s_%s__%s_u%d", k.layout, ACT_OP[k.act], shape, k.isa, k.unroll)
+  if seen[k.name] then return end
+  seen[k.name] = true
+  k.isa_t = isa
+  k.vec_header = isa.header
+  kernels[#kernels + 1] = k
+end
+
+for _, isa in ipairs(ISAS) do
+  for _, layout in ipairs({ "nchw", "nhwc" }) do
+    for act in pairs(ACT_ENUM) do
+      add_kernel({ layout = layout, act = act, isa = isa.name, unroll = isa.generic_unroll })
+    end
+  end
+end
+for _, path in ipairs(spec_paths) do
+  local ok, s = pcall(spec.read, path)
+  if not ok then die(s) end
+  for _, p in ipairs(s.problems) do
+    for _, isa in ipairs(ISAS) do
+      for _, u in ipairs(isa.unrolls) do
+        for _, layout in ipairs({ "nchw", "nhwc" }) do
+          add_kernel({ layout = layout, act = p.act, isa = isa.name, unroll = u,
+                       groups = p.groups, channels = p.c })
+        end
+      end
+    end
+  end
+  for _, k in ipairs(s.kernels) do add_kernel(k) end
+end
+
+table.sort(kernels, function(a, b)
+  if a.layout ~= b.layout then return a.layout < b.layout end
+  if a.act ~= b.act then return ACT_ORDER[a.act] < ACT_ORDER[b.act] end
+  local ag, bg = a.groups or 0, b.groups or 0
+  if ag ~= bg then return ag < bg end
+  local ac, bc = a.channels or 0, b.channels or 0
+  if ac ~= bc then return ac < bc end
+  if a.isa_t.order ~= b.isa_t.order then return a.isa_t.order < b.isa_t.order end
+  return a.unroll < b.unroll
+end)
+
+-- Writing, only when changed.
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+local function write_if_changed(path, text)
+  if read_file(path) == text then return end
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+os.execute("mkdir -p '" .. out_dir .. "/kernels'")
+
+local function args_text(k)
+  return string.format("layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d",
+    k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
+    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll)
+end
+
+local wanted = {}
+for _, k in ipairs(kernels) do
+  local tpl = TEMPLATES[k.layout]
+  local ok, body = pcall(template.render_file, tpl, { K = k })
+  if not ok then die(k.name .. ": " .. body) end
+  local text = table.concat({
+    "/* Auto-generated file. Do not edit!",
+    " *   Generator: " .. GENERATOR,
+    " *   Template:  " .. tpl,
+    " *   Arguments: " .. args_text(k),
+    " * Regenerate with `make gen`; `make check-gen` verifies this file. */",
+    body }, "\n")
+  local file = k.name .. ".c"
+  wanted[file] = true
+  write_if_changed(out_dir .. "/kernels/" .. file, text)
+end
+-- Remove kernels that are no longer in the list (never anything else).
+do
+  local p = io.popen("ls '" .. out_dir .. "/kernels'")
+  for f in p:lines() do
+    if f:match("%.c$") and not wanted[f] then os.remove(out_dir .. "/kernels/" .. f) end
+  end
+  p:close()
+end
+
+local HEADER = "/* Auto-generated file. Do not edit! Generator: " .. GENERATOR .. " */\n"
+
+-- The kernel list.
+do
+  local lines = { HEADER,
+    "/* GNK_KERNEL(name, isa, dtype, layout, act, groups, channels, unroll)",
+    " * groups = channels = 0 marks a generic kernel (both read at run time).",
+    " * " .. #kernels .. " kernels. */" }
+  for _, k in ipairs(kernels) do
+    lines[#lines + 1] = string.format("GNK_KERNEL(%s, %s, GNK_DTYPE_F32, GNK_LAYOUT_%s, %s, %d, %d, %d)",
+      k.name, k.isa_t.enum, k.layout:upper(), ACT_ENUM[k.act], k.groups or 0, k.channels or 0, k.unroll)
+  end
+  write_if_changed(out_dir .. "/gnk_kernels.inc", table.concat(lines, "\n") .. "\n")
+end
+
+-- Per-ISA source lists.
+do
+  local lines = { "# Auto-generated file. Do not edit! Generator: " .. GENERATOR }
+  for _, isa in ipairs(ISAS) do
+    local files = {}
+    for _, k in ipairs(kernels) do
+      if k.isa == isa.name then files[#files + 1] = "generated/kernels/" .. k.name .. ".c" end
+    end
+    lines[#lines + 1] = string.format("GNK_KERNELS_%s := \\\n  %s", isa.name:upper(), table.concat(files, " \\\n  "))
+    lines[#lines + 1] = string.format("GNK_CFLAGS_%s := %s", isa.name:upper(), isa.cflags)
+  end
+  write_if_changed(out_dir .. "/kernels.mk", table.concat(lines, "\n") .. "\n")
+end
+
+-- The embedded default workload.
+do
+  local lines = { HEADER,
+    "/* GNK_PROBLEM(name, count, n, c, spatial, groups, eps, act) from: " .. table.concat(default_specs, ", ") .. " */" }
+  for _, path in ipairs(default_specs) do
+    local ok, s = pcall(spec.read, path)
+    if not ok then die(s) end
+    for _, p in ipairs(s.problems) do
+      lines[#lines + 1] = string.format('GNK_PROBLEM("%s", %d, %d, %d, %d, %d, %s, %s)',
+        p.name, p.count, p.n, p.c, p.spatial, p.groups, p.eps_text, ACT_ENUM[p.act])
+    end
+  end
+  write_if_changed(out_dir .. "/gnk_default_workload.inc", table.concat(lines, "\n") .. "\n")
+end

@@ -1,0 +1,146 @@
+/* Auto-generated file. Do not edit!
+ *   Generator: gen/gnk_gen.lua
+ *   Template:  templates/gn_nhwc.c.in
+ *   Arguments: layout=nhwc act=silu groups=32 channels=128 isa=avx512 unroll=2
+ * Regenerate with `make gen`; `make check-gen` verifies this file. */
+#line 11 "templates/gn_nhwc.c.in"
+#include "gnk_kernel_abi.h"
+#include "isa/gnk_vec_avx512.h"
+
+#define TILE GNK_NHWC_TILE_C
+
+/* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
+static inline void chan_pass1(const float *x, int64_t C, int64_t np, int64_t w, float *cm) {
+  vf s = v_zero();
+  if (w == GNK_VL) for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load(x + p * C));
+  else for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load_tail(x + p * C, w));
+  const vf mean = v_mul(s, v_set1(1.0f / (float)np));
+  if (w == GNK_VL) v_store(cm, mean); else v_store_tail(cm, mean, w);
+}
+
+/* Per-channel deviation sums (d) and squared deviations (q) from cm. */
+static inline void chan_pass2(const float *x, int64_t C, int64_t np, int64_t w,
+                              const float *cm, float *cd, float *cq) {
+  vf d = v_zero(), q = v_zero();
+  if (w == GNK_VL) {
+    const vf m = v_load(cm);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf t = v_sub(v_load(x + p * C), m);
+      d = v_add(d, t);
+      q = v_fma(t, t, q);
+    }
+    v_store(cd, d);
+    v_store(cq, q);
+  } else {
+    const vf m = v_load_tail(cm, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf t = v_sub_tail(v_load_tail(x + p * C, w), m, w);
+      d = v_add(d, t);
+      q = v_fma(t, t, q);
+    }
+    v_store_tail(cd, d, w);
+    v_store_tail(cq, q, w);
+  }
+}
+
+/* Chan's merge of (cnt, mean, m2) into *t (in double). */
+static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
+  const double n = t->count + cnt, delta = mean - t->mean;
+  t->mean += delta * (cnt / n);
+  t->m2 += m2 + delta * delta * (t->count * cnt / n);
+  t->count = n;
+}
+
+/* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
+ * most TILE: per channel a corrected two-pass mean/M2 over the np rows (the
+ * item sits in L1/L2), then each group's channels are combined exactly
+ * (equal counts: the group mean is the mean of channel means, M2 adds the
+ * spread of channel means) and merged into the group's partial. */
+static void stats_item(const gnk_kargs *a, int64_t it) {
+  const int64_t C = 128LL, G = 32LL, D = C / G, S = a->s;
+  const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  const float *xs = a->x + (n * S + p0) * C;
+  float cm[TILE], cd[TILE], cq[TILE];
+  for (int64_t c0 = 0; c0 < C; c0 += TILE) {
+    const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
+    for (int64_t j = 0; j < tc; j += GNK_VL) {
+      const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+      chan_pass1(xs + c0 + j, C, np, w, cm + j);
+      chan_pass2(xs + c0 + j, C, np, w, cm + j, cd + j, cq + j);
+    }
+    for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
+      const int64_t cs = g * D > c0 ? g * D : c0;
+      const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      const double dnp = (double)np;
+      double sm = 0.0, m2 = 0.0;
+      for (int64_t c = cs; c < ce; ++c) {
+        const double mc = (double)cm[c - c0] + (double)cd[c - c0] / dnp;
+        sm += mc;
+      }
+      const double gm = sm / (double)(ce - cs);
+      for (int64_t c = cs; c < ce; ++c) {
+        const double dc = (double)cd[c - c0];
+        const double mc = (double)cm[c - c0] + dc / dnp;
+        double m2c = (double)cq[c - c0] - dc * dc / dnp;
+        if (m2c < 0.0) m2c = 0.0; /* rounding only; a NaN stays NaN */
+        m2 += m2c + dnp * (mc - gm) * (mc - gm);
+      }
+      gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+      const double cnt = dnp * (double)(ce - cs);
+      if (cs == g * D) {
+        t->mean = gm;
+        t->m2 = m2;
+        t->count = cnt;
+      } else {
+        merge_into(t, cnt, gm, m2);
+      }
+    }
+  }
+}
+
+static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
+}
+
+/* y = act((x - sub[c]) * scale[c] + shift[c]): 2 channel vectors at a time,
+ * their parameters held in registers while walking the item's rows. */
+static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  const int64_t C = 128LL, S = a->s;
+  for (int64_t it = item0; it < item1; ++it) {
+    const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
+    const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+    const float *x = a->x + (n * S + p0) * C;
+    float *y = a->y + (n * S + p0) * C;
+    const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
+    int64_t j = 0;
+    for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
+#line 123 "templates/gn_nhwc.c.in"
+      const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 123 "templates/gn_nhwc.c.in"
+      const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 125 "templates/gn_nhwc.c.in"
+      for (int64_t p = 0; p < np; ++p) {
+#line 127 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 127 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 130 "templates/gn_nhwc.c.in"
+        v_store(y + p * C + j + 0 * GNK_VL, v_silu(z0));
+#line 130 "templates/gn_nhwc.c.in"
+        v_store(y + p * C + j + 1 * GNK_VL, v_silu(z1));
+#line 132 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf s = v_load_tail(sub + j, w), k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+      for (int64_t p = 0; p < np; ++p) {
+        const vf z = v_fma(v_sub(v_load_tail(x + p * C + j, w), s), k, h);
+        v_store_tail(y + p * C + j, v_silu(z), w);
+      }
+    }
+  }
+}
+
+const gnk_kernel_fns gnk_f32_nhwc_gnsilu_g32c128__avx512_u2 = {stats, apply};

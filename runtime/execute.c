@@ -1,0 +1,200 @@
+/* execute.c: runs a kernel on a problem: chunking, workspace, the merge of
+ * partial statistics, and the spreading of the three phases over threads
+ * (see gnk_kernel_abi.h for why the result never depends on the split). */
+#include "gnk_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Chunk sizes: functions of the problem only (never of threads), so every
+ * split computes the same partials. NCHW: 4096 values (16 KiB, L1-resident
+ * for the second pass). NHWC: at least 64 rows so the per-chunk fold of
+ * channel statistics into groups stays small next to the data. */
+#define NCHW_CHUNK 4096
+#define NHWC_MIN_ROWS 64
+#define NHWC_CHUNK_VALUES 16384
+
+const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : "phases"; }
+
+/* ---- per-thread workspace, reused across calls (execute is re-entrant) ---- */
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+typedef struct workspace { void *p; size_t size; } workspace;
+static void ws_free(void *w) { if (w) { free(((workspace *)w)->p); free(w); } }
+static void ws_init(void) { pthread_key_create(&ws_key, ws_free); }
+
+static void *ws_get(size_t size) {
+  pthread_once(&ws_once, ws_init);
+  workspace *w = pthread_getspecific(ws_key);
+  if (!w) {
+    w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    pthread_setspecific(ws_key, w);
+  }
+  if (w->size < size) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, size) != 0) return NULL;
+    free(w->p);
+    w->p = p;
+    w->size = size;
+  }
+  return w->p;
+}
+
+/* ---- the run ---- */
+typedef struct run {
+  gnk_kargs a;
+  const gnk_kernel_fns *fns;
+  gnk_layout layout;
+  int64_t groups, D;
+  double eps;
+  const float *gamma, *beta;
+  float *mean, *rstd;
+  int64_t items;       /* total items */
+  int64_t units;       /* NCHW: n*G groups; NHWC: n samples */
+  int64_t unit_items;  /* items per unit */
+  int64_t parts;       /* ranges the work is cut into */
+  int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
+} run;
+
+/* Merge group ng's chunk partials in chunk order (Chan, in double) and set
+ * the apply parameters of its channels. */
+static void merge_group(const run *r, int64_t ng) {
+  const gnk_kargs *a = &r->a;
+  const gnk_partial *p = a->part + ng * a->nchunk;
+  double cnt = p[0].count, mean = p[0].mean, m2 = p[0].m2;
+  for (int64_t k = 1; k < a->nchunk; ++k) {
+    const double nb = p[k].count, n = cnt + nb, delta = p[k].mean - mean;
+    mean += delta * (nb / n);
+    m2 += p[k].m2 + delta * delta * (cnt * nb / n);
+    cnt = n;
+  }
+  const double var = m2 / cnt; /* >= 0 by construction; NaN stays NaN */
+  const double rstd = 1.0 / sqrt(var + r->eps);
+  const int64_t n = ng / r->groups, g = ng % r->groups;
+  if (r->mean) r->mean[ng] = (float)mean;
+  if (r->rstd) r->rstd[ng] = (float)rstd;
+  const float sub = (float)mean;
+  const double lo = mean - (double)sub; /* what the f32 subtraction misses */
+  float *ps = (float *)a->sub, *pk = (float *)a->scale, *ph = (float *)a->shift;
+  for (int64_t c = g * r->D; c < (g + 1) * r->D; ++c) {
+    const double scale = rstd * (r->gamma ? (double)r->gamma[c] : 1.0);
+    const double beta = r->beta ? (double)r->beta[c] : 0.0;
+    ps[n * a->c + c] = sub;
+    pk[n * a->c + c] = (float)scale;
+    ph[n * a->c + c] = (float)(beta - lo * scale);
+  }
+}
+
+static void range_of(int64_t total, int64_t parts, int64_t i, int64_t *b, int64_t *e) {
+  *b = total * i / parts;
+  *e = total * (i + 1) / parts;
+}
+
+static void run_unit(const run *r, int64_t u) {
+  const int64_t i0 = u * r->unit_items, i1 = i0 + r->unit_items;
+  r->fns->stats(&r->a, i0, i1);
+  if (r->layout == GNK_LAYOUT_NCHW) merge_group(r, u);
+  else for (int64_t g = 0; g < r->groups; ++g) merge_group(r, u * r->groups + g);
+  r->fns->apply(&r->a, i0, i1);
+}
+
+static void task(void *ctx, int64_t i) {
+  const run *r = ctx;
+  int64_t b, e;
+  switch (r->phase) {
+  case 0: range_of(r->items, r->parts, i, &b, &e); r->fns->stats(&r->a, b, e); break;
+  case 1:
+    range_of(r->a.n * r->groups, r->parts, i, &b, &e);
+    for (int64_t ng = b; ng < e; ++ng) merge_group(r, ng);
+    break;
+  case 2: range_of(r->items, r->parts, i, &b, &e); r->fns->apply(&r->a, b, e); break;
+  default:
+    range_of(r->units, r->parts, i, &b, &e);
+    for (int64_t u = b; u < e; ++u) run_unit(r, u);
+  }
+}
+
+static void parallel(const gnk_exec_cfg *cfg, run *r, int phase, int64_t work) {
+  r->phase = phase;
+  r->parts = work < cfg->threads ? work : cfg->threads;
+  if (r->parts < 1) r->parts = 1;
+  if (r->parts == 1) { task(r, 0); return; }
+  if (cfg->parallel_for) cfg->parallel_for(cfg->parallel_for_ctx, task, r, r->parts);
+  else gnk_pool_parallel_for(cfg->threads, task, r, r->parts);
+}
+
+gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const float *x, float *y,
+                   const float *gamma, const float *beta, float *mean, float *rstd) {
+  const int64_t N = d->n, C = d->c, S = d->spatial, G = d->groups;
+  const int64_t total = N * C * S; /* validated: no overflow */
+  if (total > 0 && (!x || !y))
+    return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
+  if (x != y && total > 0) {
+    const char *xb = (const char *)x, *yb = (const char *)y;
+    const size_t bytes = (size_t)total * sizeof(float);
+    if (xb < yb + bytes && yb < xb + bytes)
+      return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
+  }
+  if (N == 0 || C == 0) return GNK_OK;
+  if (S == 0) { /* empty groups: like PyTorch, mean 0 and rstd NaN */
+    for (int64_t i = 0; i < N * G; ++i) {
+      if (mean) mean[i] = 0.0f;
+      if (rstd) rstd[i] = NAN;
+    }
+    return GNK_OK;
+  }
+  run r;
+  memset(&r, 0, sizeof r);
+  r.fns = cfg->kernel->fns;
+  r.layout = d->layout;
+  r.groups = G;
+  r.D = C / G;
+  r.eps = d->eps;
+  r.gamma = gamma;
+  r.beta = beta;
+  r.mean = mean;
+  r.rstd = rstd;
+  gnk_kargs *a = &r.a;
+  a->x = x;
+  a->y = y;
+  a->n = N;
+  a->c = C;
+  a->s = S;
+  a->groups = G;
+  if (d->layout == GNK_LAYOUT_NCHW) {
+    const int64_t gsize = r.D * S;
+    a->chunk = NCHW_CHUNK;
+    a->nchunk = (gsize + NCHW_CHUNK - 1) / NCHW_CHUNK;
+    r.units = N * G;
+  } else {
+    int64_t rows = (NHWC_CHUNK_VALUES + C - 1) / C;
+    if (rows < NHWC_MIN_ROWS) rows = NHWC_MIN_ROWS;
+    if (rows > S) rows = S;
+    a->chunk = rows;
+    a->nchunk = (S + rows - 1) / rows;
+    r.units = N;
+  }
+  r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample */
+  r.items = r.units * r.unit_items;
+  /* Workspace: partials [N][G][nchunk], then sub/scale/shift [N][C] each. */
+  const size_t part_bytes = (size_t)(N * G * a->nchunk) * sizeof(gnk_partial);
+  const size_t par_bytes = ((size_t)(N * C) * sizeof(float) + 63) & ~(size_t)63;
+  char *ws = ws_get(part_bytes + 3 * par_bytes);
+  if (!ws) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a %zu-byte workspace", part_bytes + 3 * par_bytes);
+  a->part = (gnk_partial *)ws;
+  a->sub = (const float *)(ws + part_bytes);
+  a->scale = (const float *)(ws + part_bytes + par_bytes);
+  a->shift = (const float *)(ws + part_bytes + 2 * par_bytes);
+
+  if (cfg->split == GNK_SPLIT_UNITS || cfg->threads <= 1) {
+    parallel(cfg, &r, 3, r.units);
+  } else {
+    parallel(cfg, &r, 0, r.items);
+    parallel(cfg, &r, 1, N * G);
+    parallel(cfg, &r, 2, r.items);
+  }
+  return GNK_OK;
+}

@@ -1,0 +1,66 @@
+/* Internal declarations shared by the runtime's files (not installed). */
+#ifndef GNK_INTERNAL_H
+#define GNK_INTERNAL_H
+
+#include "gnk.h"
+#include "gnk_kernel_abi.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+/* ---- errors (desc.c) ---- */
+/* Records `fmt` as this thread's last error and returns s. */
+gnk_status gnk_fail(gnk_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- CPU (cpu.c) ---- */
+gnk_isa gnk_cpu_native_isa(void);       /* what the hardware + OS support */
+const char *gnk_cpu_signature(void);    /* vendor, model and ISA features, one line */
+int gnk_verbose(void);                  /* GNK_VERBOSE */
+int gnk_default_threads(void);          /* GNK_NUM_THREADS, else 1 */
+
+/* ---- kernel registry (registry.c) ---- */
+typedef struct gnk_kernel {
+  gnk_kernel_info info;
+  const gnk_kernel_fns *fns;
+} gnk_kernel;
+int gnk_registry_count(void);
+const gnk_kernel *gnk_registry_get(int i);
+int gnk_registry_find(const char *name); /* index or -1 */
+/* 1 when kernel k can compute problem d (layout, dtype, act, baked shape). */
+int gnk_kernel_matches(const gnk_kernel *k, const gnk_desc *d);
+uint64_t gnk_registry_digest(void);      /* hash of the whole kernel list */
+
+/* ---- execution (execute.c) ---- */
+/* How the work is spread; never changes the result. */
+typedef enum gnk_split {
+  GNK_SPLIT_UNITS = 0, /* each thread takes whole units (n,g) / n: one read from memory */
+  GNK_SPLIT_PHASES = 1 /* stats, merge, apply each spread over all threads */
+} gnk_split;
+#define GNK_SPLIT_COUNT 2
+const char *gnk_split_name(gnk_split s);
+
+typedef struct gnk_exec_cfg {
+  const gnk_kernel *kernel;
+  gnk_split split;
+  int threads;
+  gnk_parallel_for_fn parallel_for; /* NULL: gnk's pool */
+  void *parallel_for_ctx;
+} gnk_exec_cfg;
+
+gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const float *x, float *y,
+                   const float *gamma, const float *beta, float *mean, float *rstd);
+
+/* ---- thread pool (threadpool.c) ---- */
+/* Runs task(ctx, i) for i in [0, count) on up to `threads` threads (the caller
+ * included). If the pool is busy with another caller, runs inline. */
+void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t count);
+
+/* ---- wisdom (wisdom.c) ---- */
+/* Looks up the measured decision for key; returns 1 and fills kernel/split. */
+int gnk_wisdom_lookup(const char *key, int *kernel, gnk_split *split, double *ns);
+void gnk_wisdom_record(const char *key, int kernel, gnk_split split, double ns);
+
+/* ---- misc ---- */
+double gnk_now_ns(void);
+
+#endif

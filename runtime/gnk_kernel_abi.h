@@ -1,0 +1,62 @@
+/*
+ * The contract between generated kernels and the runtime (internal header).
+ *
+ * A GroupNorm runs in three phases so that work can be split across threads
+ * without changing a single bit of the result:
+ *
+ *   1. stats  (kernel)  for each chunk: partial mean and M2 of every group the
+ *                       chunk touches, written to part[(n*G + g)*nchunk + k];
+ *   2. merge  (runtime) per (n, g): Chan-merge the chunk partials in chunk
+ *                       order (in double), then per channel the apply
+ *                       parameters sub/scale/shift;
+ *   3. apply  (kernel)  for each chunk: y = act((x - sub[c]) * scale[c] + shift[c]).
+ *
+ * The chunking depends only on the problem (never on the thread count), and
+ * the merge order is fixed, so 1, 2 or 64 threads give identical bits.
+ *
+ * Chunks ("items"):
+ *   NCHW: a group's D*S values are contiguous; its item k covers values
+ *         [k*chunk, min((k+1)*chunk, D*S)). Items are numbered
+ *         (n*G + g)*nchunk + k.
+ *   NHWC: a sample's S positions hold C contiguous values each; item k covers
+ *         positions [k*chunk, min((k+1)*chunk, S)) of all channels, numbered
+ *         n*nchunk + k, and produces a partial for each of the G groups.
+ *
+ * Why (x - sub) * scale + shift instead of the folded x * scale + shift':
+ * when |mean| >> std the folded form cancels catastrophically in f32. With
+ * sub = (float)mean the subtraction is exact for values near the mean and
+ * shift absorbs the rounding of sub (shift = beta - (mean - sub) * scale).
+ */
+#ifndef GNK_KERNEL_ABI_H
+#define GNK_KERNEL_ABI_H
+
+#include <stdint.h>
+
+typedef struct gnk_partial {
+  double mean;  /* mean of the chunk's values of this group */
+  double m2;    /* sum of squared deviations from that mean */
+  double count; /* number of values */
+} gnk_partial;
+
+typedef struct gnk_kargs {
+  const float *x;
+  float *y;
+  int64_t n, c, s, groups; /* problem; specialized kernels bake c and groups in */
+  int64_t chunk;           /* values (NCHW) or positions (NHWC) per item */
+  int64_t nchunk;          /* items per group (NCHW) or per sample (NHWC) */
+  gnk_partial *part;       /* [n][g][nchunk] */
+  const float *sub, *scale, *shift; /* [n][c] apply parameters */
+} gnk_kargs;
+
+typedef void (*gnk_phase_fn)(const gnk_kargs *a, int64_t item0, int64_t item1);
+
+typedef struct gnk_kernel_fns {
+  gnk_phase_fn stats;
+  gnk_phase_fn apply;
+} gnk_kernel_fns;
+
+/* Largest channel tile an NHWC stats kernel keeps per-channel sums for on
+ * its stack (floats); wider tensors are processed in tiles of whole groups. */
+#define GNK_NHWC_TILE_C 1024
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * gnk — GroupNorm kernel compiler: public C API (the only header users include).
+ *
+ * Shape of the API (FFTW-like):
+ *   gnk_desc d; gnk_desc_init(&d);            describe the problem
+ *   d.n = 2; d.c = 320; d.spatial = 64*64; d.groups = 32; d.act = GNK_ACT_SILU;
+ *   gnk_plan *p; gnk_plan_create(&p, &d, GNK_MEASURE);   pick a kernel (cached)
+ *   gnk_execute(p, x, y, gamma, beta);        run it, as often as wanted, any thread
+ *   gnk_plan_destroy(p);
+ *
+ * Every function returns a gnk_status. gnk_status_string() names a status;
+ * gnk_last_error() gives the detailed message of the last failure on the
+ * calling thread (e.g. "groups (3) does not divide channels (320)").
+ *
+ * Semantics: x has N samples, C channels split into G contiguous groups of
+ * D = C/G channels, and S spatial positions (S = product of all spatial
+ * dimensions, 1 for a rank-2 tensor). For each (sample, group):
+ *   mean = avg(x), var = avg((x - mean)^2)  (biased), rstd = 1/sqrt(var + eps)
+ *   y = (x - mean) * rstd * gamma[c] + beta[c], then the optional activation.
+ * gamma == NULL means all ones, beta == NULL all zeros. y may equal x (in place);
+ * otherwise x and y must not overlap. No alignment is required.
+ */
+#ifndef GNK_H
+#define GNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GNK_VERSION_MAJOR 0
+#define GNK_VERSION_MINOR 1
+#define GNK_VERSION_PATCH 0
+#define GNK_VERSION_STRING "0.1.0"
+
+typedef enum gnk_status {
+  GNK_OK = 0,
+  GNK_ERR_NULL_ARGUMENT,       /* a required pointer is NULL */
+  GNK_ERR_BAD_LAYOUT,          /* unknown gnk_layout value */
+  GNK_ERR_BAD_DTYPE,           /* unknown or unsupported gnk_dtype */
+  GNK_ERR_BAD_ACTIVATION,      /* unknown gnk_act value */
+  GNK_ERR_BAD_GROUPS,          /* groups <= 0 */
+  GNK_ERR_GROUPS_NOT_DIVISOR,  /* channels % groups != 0 (includes groups > channels) */
+  GNK_ERR_NEGATIVE_SIZE,       /* n, c or spatial < 0 */
+  GNK_ERR_SIZE_OVERFLOW,       /* n*c*spatial (or its byte size) overflows 64 bits */
+  GNK_ERR_BAD_EPS,             /* eps < 0, NaN or infinite */
+  GNK_ERR_BAD_FLAGS,           /* unknown flag bits or planning mode */
+  GNK_ERR_BAD_THREADS,         /* thread count < 0 or above GNK_MAX_THREADS */
+  GNK_ERR_NO_KERNEL,           /* no kernel in the list can run this problem here */
+  GNK_ERR_OUT_OF_MEMORY,
+  GNK_ERR_WISDOM_ONLY_MISS,    /* GNK_WISDOM_ONLY and the wisdom has no entry */
+  GNK_ERR_WISDOM_IO,           /* wisdom file cannot be read or written */
+  GNK_ERR_WISDOM_CORRUPT,      /* wisdom text malformed, truncated or checksum wrong */
+  GNK_ERR_WISDOM_VERSION,      /* wisdom made by another library version */
+  GNK_ERR_WISDOM_CPU,          /* wisdom made on another CPU */
+  GNK_ERR_WISDOM_KERNELS,      /* wisdom made for another kernel list */
+  GNK_ERR_OVERLAP,             /* x and y overlap without being identical */
+  GNK_STATUS_COUNT_
+} gnk_status;
+
+typedef enum gnk_layout {
+  GNK_LAYOUT_NCHW = 0, /* channels-first: (N, C, spatial...) contiguous */
+  GNK_LAYOUT_NHWC = 1  /* channels-last: (N, spatial..., C) contiguous */
+} gnk_layout;
+
+typedef enum gnk_dtype {
+  GNK_DTYPE_F32 = 0
+} gnk_dtype;
+
+typedef enum gnk_act {
+  GNK_ACT_NONE = 0,
+  GNK_ACT_SILU = 1, /* y = z * sigmoid(z) after the affine (z) */
+  GNK_ACT_RELU = 2  /* y = max(z, 0) */
+} gnk_act;
+
+typedef enum gnk_isa {
+  GNK_ISA_SCALAR = 0,
+  GNK_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
+  GNK_ISA_AVX512 = 2  /* AVX-512 F/BW/VL/DQ */
+} gnk_isa;
+
+/* Planning modes (gnk_plan_create's flags). */
+#define GNK_ESTIMATE 0u      /* heuristic choice, no timing */
+#define GNK_MEASURE 1u       /* time every candidate on this problem, keep the fastest */
+#define GNK_WISDOM_ONLY 2u   /* use imported wisdom only; a miss is GNK_ERR_WISDOM_ONLY_MISS */
+#define GNK_NO_CACHE 0x100u  /* bypass the plan cache (always decide anew) */
+
+#define GNK_MAX_THREADS 256
+
+typedef struct gnk_desc {
+  gnk_layout layout;
+  gnk_dtype dtype;
+  int64_t n;       /* samples */
+  int64_t c;       /* channels */
+  int64_t spatial; /* product of spatial dims; 1 for rank 2 */
+  int64_t groups;
+  double eps;
+  gnk_act act;
+  unsigned flags;  /* reserved, must be 0 */
+} gnk_desc;
+
+/* A caller-supplied parallel-for: run task(task_ctx, i) for every i in
+ * [0, count), possibly concurrently, and return when all are done. */
+typedef void (*gnk_task_fn)(void *task_ctx, int64_t i);
+typedef void (*gnk_parallel_for_fn)(void *pool_ctx, gnk_task_fn task,
+                                    void *task_ctx, int64_t count);
+
+typedef struct gnk_plan_options {
+  unsigned flags;  /* GNK_ESTIMATE / GNK_MEASURE / GNK_WISDOM_ONLY, | GNK_NO_CACHE */
+  int threads;     /* 0 = default (GNK_NUM_THREADS, else 1) */
+  gnk_parallel_for_fn parallel_for; /* NULL = gnk's own thread pool */
+  void *parallel_for_ctx;
+} gnk_plan_options;
+
+typedef struct gnk_plan gnk_plan;
+
+/* Library-wide. Initialisation is automatic and thread-safe. */
+const char *gnk_version(void);
+const char *gnk_status_string(gnk_status s);
+const char *gnk_last_error(void);  /* message of this thread's last failure */
+gnk_isa gnk_cpu_isa(void);         /* best ISA of this CPU, after GNK_MAX_ISA */
+const char *gnk_isa_name(gnk_isa isa);
+
+/* Descriptor. */
+void gnk_desc_init(gnk_desc *d); /* NCHW, f32, n=c=spatial=groups=1, eps=1e-5, no act */
+gnk_status gnk_desc_validate(const gnk_desc *d);
+/* "f32_nchw_silu_n2c320s4096g32_eps1e-05": the problem as one word. */
+gnk_status gnk_desc_string(const gnk_desc *d, char *buf, size_t size);
+
+/* Plans. Plans are immutable after creation: gnk_execute may be called on one
+ * plan from many threads at once. */
+gnk_status gnk_plan_create(gnk_plan **plan, const gnk_desc *d, unsigned flags);
+gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d,
+                              const gnk_plan_options *opt);
+void gnk_plan_destroy(gnk_plan *plan);
+const char *gnk_plan_kernel_name(const gnk_plan *plan);
+/* Where the choice came from: "estimate", "measured", "wisdom" or "cache". */
+const char *gnk_plan_source(const gnk_plan *plan);
+int gnk_plan_threads(const gnk_plan *plan);
+const gnk_desc *gnk_plan_desc(const gnk_plan *plan);
+
+gnk_status gnk_execute(const gnk_plan *plan, const float *x, float *y,
+                       const float *gamma, const float *beta);
+/* Same, also writing mean and rstd (each N*G floats, (n, g) order); either may be NULL. */
+gnk_status gnk_execute_stats(const gnk_plan *plan, const float *x, float *y,
+                             const float *gamma, const float *beta,
+                             float *mean, float *rstd);
+
+/* Plan cache. */
+size_t gnk_plan_cache_size(void);
+void gnk_plan_cache_clear(void);
+
+/* Wisdom: the planner's MEASURE decisions. Import is all-or-nothing: a file
+ * from another CPU, library version or kernel list, or a corrupt one, is
+ * rejected whole and leaves the current wisdom unchanged. */
+gnk_status gnk_wisdom_export_file(const char *path); /* atomic: temp + fsync + rename */
+gnk_status gnk_wisdom_import_file(const char *path);
+/* *out is malloc'd; free it with gnk_free. */
+gnk_status gnk_wisdom_export_string(char **out);
+gnk_status gnk_wisdom_import_string(const char *text);
+void gnk_wisdom_forget(void);
+size_t gnk_wisdom_size(void);
+void gnk_free(void *p);
+
+/* Kernel list introspection (tests, benchmarks, tools). */
+typedef struct gnk_kernel_info {
+  const char *name;   /* e.g. "gnk_f32_nchw_gnsilu_g32c320__avx512_u2" */
+  gnk_isa isa;        /* ISA the kernel needs */
+  gnk_dtype dtype;
+  gnk_layout layout;
+  gnk_act act;
+  int64_t groups;     /* baked-in groups, 0 for a generic kernel */
+  int64_t channels;   /* baked-in channels, 0 for a generic kernel */
+  int unroll;         /* tuning variant: vectors per loop iteration */
+} gnk_kernel_info;
+
+int gnk_kernel_count(void);
+const char *gnk_kernel_name(int index);
+gnk_status gnk_kernel_get_info(int index, gnk_kernel_info *info);
+/* Runs kernel `index` directly on problem d (threads = 1), bypassing the planner.
+ * GNK_ERR_NO_KERNEL if that kernel cannot run d or this CPU lacks its ISA. */
+gnk_status gnk_kernel_run(int index, const gnk_desc *d, const float *x, float *y,
+                          const float *gamma, const float *beta);
+int gnk_kernel_supported(int index); /* 1 when this CPU (and GNK_MAX_ISA) allows it */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GNK_H */

@@ -1,0 +1,285 @@
+/* planner.c: descriptor -> plan. Chooses a kernel and a work split by
+ * heuristic (estimate), by timing every candidate (measure) or from wisdom,
+ * and caches decisions per (descriptor, mode, threads) with single flight:
+ * when many threads ask for the same cold key at once, one builds and the
+ * others wait for it; a failed build is not cached. */
+#include "gnk_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gnk_plan {
+  gnk_desc desc;
+  gnk_exec_cfg cfg;
+  const char *source;
+  double ns; /* measured time of the choice, 0 if not measured */
+};
+
+typedef struct decision {
+  int kernel;
+  gnk_split split;
+  const char *source; /* "estimate", "measured", "wisdom" */
+  double ns;
+} decision;
+
+/* ---- candidates ---- */
+static int candidate(int i, const gnk_desc *d) {
+  const gnk_kernel *k = gnk_registry_get(i);
+  return k->info.isa <= gnk_cpu_isa() && gnk_kernel_matches(k, d);
+}
+
+static gnk_split estimate_split(const gnk_desc *d, int threads) {
+  if (threads <= 1) return GNK_SPLIT_UNITS;
+  const int64_t units = d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n;
+  /* Whole units keep a group in cache between statistics and apply, but
+   * need enough of them to keep every thread busy. */
+  return units >= 4 * (int64_t)threads ? GNK_SPLIT_UNITS : GNK_SPLIT_PHASES;
+}
+
+/* Heuristic: highest ISA; specialized before generic; unroll 2 before 4. */
+static int estimate_kernel(const gnk_desc *d) {
+  int best = -1;
+  for (int i = 0; i < gnk_registry_count(); ++i) {
+    if (!candidate(i, d)) continue;
+    if (best < 0) { best = i; continue; }
+    const gnk_kernel_info *a = &gnk_registry_get(i)->info, *b = &gnk_registry_get(best)->info;
+    if (a->isa != b->isa) { if (a->isa > b->isa) best = i; continue; }
+    if ((a->groups != 0) != (b->groups != 0)) { if (a->groups != 0) best = i; continue; }
+    if (a->unroll == 2 && b->unroll != 2) best = i;
+  }
+  return best;
+}
+
+static void fill(float *p, int64_t count) {
+  uint32_t s = 0x9e3779b9u;
+  for (int64_t i = 0; i < count; ++i) {
+    s = s * 1664525u + 1013904223u;
+    p[i] = (float)(s >> 8) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+  }
+}
+
+/* Times every candidate kernel (and split, when threaded) on this problem. */
+static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int threads, decision *out) {
+  const int64_t total = d->n * d->c * d->spatial;
+  float *x = NULL, *y = NULL, *gamma = NULL, *beta = NULL;
+  const size_t bytes = (size_t)(total > 0 ? total : 1) * sizeof(float);
+  if (posix_memalign((void **)&x, 64, bytes) || posix_memalign((void **)&y, 64, bytes) ||
+      !(gamma = malloc(sizeof(float) * (size_t)(d->c + 1))) || !(beta = malloc(sizeof(float) * (size_t)(d->c + 1)))) {
+    free(x); free(y); free(gamma); free(beta);
+    return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory to measure a %zu-byte problem", bytes);
+  }
+  fill(x, total);
+  memset(y, 0, bytes);
+  for (int64_t c = 0; c < d->c; ++c) { gamma[c] = 1.0f + 0.01f * (float)c; beta[c] = 0.5f; }
+  double best = 1e300;
+  out->kernel = -1;
+  for (int i = 0; i < gnk_registry_count(); ++i) {
+    if (!candidate(i, d)) continue;
+    for (int s = 0; s < (threads > 1 ? GNK_SPLIT_COUNT : 1); ++s) {
+      gnk_exec_cfg cfg = {gnk_registry_get(i), (gnk_split)s, threads, o ? o->parallel_for : NULL,
+                          o ? o->parallel_for_ctx : NULL};
+      gnk_run(&cfg, d, x, y, gamma, beta, NULL, NULL); /* warm-up */
+      double t_min = 1e300, spent = 0;
+      for (int rep = 0; rep < 5 && (rep < 2 || spent < 2e7); ++rep) {
+        const double t0 = gnk_now_ns();
+        gnk_run(&cfg, d, x, y, gamma, beta, NULL, NULL);
+        const double t = gnk_now_ns() - t0;
+        spent += t;
+        if (t < t_min) t_min = t;
+      }
+      if (t_min < best) { best = t_min; out->kernel = i; out->split = (gnk_split)s; }
+    }
+  }
+  free(x); free(y); free(gamma); free(beta);
+  out->ns = best;
+  out->source = "measured";
+  return out->kernel >= 0 ? GNK_OK : gnk_fail(GNK_ERR_NO_KERNEL, "no kernel can run this problem on this CPU");
+}
+
+/* ---- the decision cache ---- */
+typedef struct entry {
+  gnk_desc desc;
+  unsigned mode;
+  int threads;
+  int ready; /* 0 while its builder works */
+  decision dec;
+  struct entry *next;
+} entry;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cache_cond = PTHREAD_COND_INITIALIZER;
+static entry *cache;
+static size_t cache_count;
+
+static int same(const entry *e, const gnk_desc *d, unsigned mode, int threads) {
+  return e->mode == mode && e->threads == threads && e->desc.layout == d->layout && e->desc.dtype == d->dtype &&
+         e->desc.n == d->n && e->desc.c == d->c && e->desc.spatial == d->spatial && e->desc.groups == d->groups &&
+         e->desc.eps == d->eps && e->desc.act == d->act;
+}
+
+static void wisdom_key(const gnk_desc *d, int threads, char *buf, size_t size) {
+  char s[160];
+  gnk_desc_string(d, s, sizeof s);
+  snprintf(buf, size, "%s_t%d", s, threads);
+}
+
+static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gnk_plan_options *o, decision *out) {
+  char key[200];
+  wisdom_key(d, threads, key, sizeof key);
+  int k;
+  gnk_split split;
+  double ns;
+  if (gnk_wisdom_lookup(key, &k, &split, &ns)) {
+    if (candidate(k, d)) {
+      *out = (decision){k, split, "wisdom", ns};
+      return GNK_OK;
+    }
+  }
+  if (mode == GNK_WISDOM_ONLY)
+    return gnk_fail(GNK_ERR_WISDOM_ONLY_MISS, "no wisdom for %s (GNK_WISDOM_ONLY)", key);
+  if (mode == GNK_MEASURE) {
+    gnk_status st = measure(d, o, threads, out);
+    if (st == GNK_OK) gnk_wisdom_record(key, out->kernel, out->split, out->ns);
+    return st;
+  }
+  const int e = estimate_kernel(d);
+  if (e < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "no kernel can run %s on this CPU (isa %s)", key, gnk_isa_name(gnk_cpu_isa()));
+  *out = (decision){e, estimate_split(d, threads), "estimate", 0};
+  return GNK_OK;
+}
+
+static gnk_status decide_cached(const gnk_desc *d, unsigned mode, int threads, const gnk_plan_options *o,
+                                decision *out) {
+  pthread_mutex_lock(&cache_lock);
+  for (;;) {
+    entry *e = cache;
+    while (e && !same(e, d, mode, threads)) e = e->next;
+    if (!e) break;
+    if (e->ready) {
+      *out = e->dec;
+      out->source = "cache";
+      pthread_mutex_unlock(&cache_lock);
+      return GNK_OK;
+    }
+    pthread_cond_wait(&cache_cond, &cache_lock); /* someone is building it */
+  }
+  entry *e = calloc(1, sizeof *e);
+  if (!e) {
+    pthread_mutex_unlock(&cache_lock);
+    return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a plan cache entry");
+  }
+  e->desc = *d;
+  e->mode = mode;
+  e->threads = threads;
+  e->next = cache;
+  cache = e;
+  ++cache_count;
+  pthread_mutex_unlock(&cache_lock);
+
+  gnk_status st = decide(d, mode, threads, o, out);
+
+  pthread_mutex_lock(&cache_lock);
+  if (st == GNK_OK) {
+    e->dec = *out;
+    e->ready = 1;
+  } else { /* not cached: unlink so a later call tries again */
+    entry **pp = &cache;
+    while (*pp != e) pp = &(*pp)->next;
+    *pp = e->next;
+    --cache_count;
+    free(e);
+  }
+  pthread_cond_broadcast(&cache_cond);
+  pthread_mutex_unlock(&cache_lock);
+  return st;
+}
+
+size_t gnk_plan_cache_size(void) {
+  pthread_mutex_lock(&cache_lock);
+  size_t n = cache_count;
+  pthread_mutex_unlock(&cache_lock);
+  return n;
+}
+
+void gnk_plan_cache_clear(void) {
+  pthread_mutex_lock(&cache_lock);
+  entry **pp = &cache;
+  while (*pp) { /* entries being built stay: their builder owns them */
+    entry *e = *pp;
+    if (e->ready) { *pp = e->next; free(e); --cache_count; }
+    else pp = &e->next;
+  }
+  pthread_mutex_unlock(&cache_lock);
+}
+
+/* ---- public ---- */
+gnk_status gnk_plan_create(gnk_plan **plan, const gnk_desc *d, unsigned flags) {
+  gnk_plan_options o = {flags, 0, NULL, NULL};
+  return gnk_plan_create_ex(plan, d, &o);
+}
+
+gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan_options *o) {
+  if (!plan) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan output pointer is NULL");
+  *plan = NULL;
+  if (!o) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan options are NULL");
+  gnk_status st = gnk_desc_validate(d);
+  if (st != GNK_OK) return st;
+  const unsigned mode = o->flags & 0xffu;
+  if ((o->flags & ~(0xffu | GNK_NO_CACHE)) || mode > GNK_WISDOM_ONLY)
+    return gnk_fail(GNK_ERR_BAD_FLAGS, "plan flags 0x%x: expected GNK_ESTIMATE, GNK_MEASURE or GNK_WISDOM_ONLY, optionally | GNK_NO_CACHE", o->flags);
+  if (o->threads < 0 || o->threads > GNK_MAX_THREADS)
+    return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
+  const int threads = o->threads ? o->threads : gnk_default_threads();
+  decision dec;
+  const double t0 = gnk_now_ns();
+  st = (o->flags & GNK_NO_CACHE) ? decide(d, mode, threads, o, &dec) : decide_cached(d, mode, threads, o, &dec);
+  if (st != GNK_OK) return st;
+  gnk_plan *p = calloc(1, sizeof *p);
+  if (!p) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a plan");
+  p->desc = *d;
+  p->cfg = (gnk_exec_cfg){gnk_registry_get(dec.kernel), dec.split, threads, o->parallel_for, o->parallel_for_ctx};
+  p->source = dec.source;
+  p->ns = dec.ns;
+  if (gnk_verbose()) {
+    char s[160];
+    gnk_desc_string(d, s, sizeof s);
+    fprintf(stderr, "gnk: plan %s threads=%d -> %s split=%s [%s", s, threads, p->cfg.kernel->info.name,
+            gnk_split_name(dec.split), dec.source);
+    if (dec.ns > 0) fprintf(stderr, ", kernel %.1f us", dec.ns / 1e3);
+    fprintf(stderr, ", planning %.1f us]\n", (gnk_now_ns() - t0) / 1e3);
+  }
+  *plan = p;
+  return GNK_OK;
+}
+
+void gnk_plan_destroy(gnk_plan *plan) { free(plan); }
+const char *gnk_plan_kernel_name(const gnk_plan *p) { return p ? p->cfg.kernel->info.name : NULL; }
+const char *gnk_plan_source(const gnk_plan *p) { return p ? p->source : NULL; }
+int gnk_plan_threads(const gnk_plan *p) { return p ? p->cfg.threads : 0; }
+const gnk_desc *gnk_plan_desc(const gnk_plan *p) { return p ? &p->desc : NULL; }
+
+gnk_status gnk_execute_stats(const gnk_plan *p, const float *x, float *y, const float *gamma, const float *beta,
+                             float *mean, float *rstd) {
+  if (!p) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan is NULL");
+  return gnk_run(&p->cfg, &p->desc, x, y, gamma, beta, mean, rstd);
+}
+
+gnk_status gnk_execute(const gnk_plan *p, const float *x, float *y, const float *gamma, const float *beta) {
+  return gnk_execute_stats(p, x, y, gamma, beta, NULL, NULL);
+}
+
+gnk_status gnk_kernel_run(int index, const gnk_desc *d, const float *x, float *y, const float *gamma,
+                          const float *beta) {
+  gnk_status st = gnk_desc_validate(d);
+  if (st != GNK_OK) return st;
+  const gnk_kernel *k = gnk_registry_get(index);
+  if (!k) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel index %d outside 0..%d", index, gnk_registry_count() - 1);
+  if (!gnk_kernel_matches(k, d)) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", k->info.name);
+  if (k->info.isa > gnk_cpu_isa())
+    return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s needs %s; this CPU (after GNK_MAX_ISA) has %s", k->info.name,
+                    gnk_isa_name(k->info.isa), gnk_isa_name(gnk_cpu_isa()));
+  gnk_exec_cfg cfg = {k, GNK_SPLIT_UNITS, 1, NULL, NULL};
+  return gnk_run(&cfg, d, x, y, gamma, beta, NULL, NULL);
+}

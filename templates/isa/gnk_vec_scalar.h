@@ -1,0 +1,27 @@
+/*
+ * gnk_vec_scalar.h: the vector vocabulary of gnk kernel templates, portable C
+ * with one lane. Same names as every other gnk_vec_*.h; runs on any CPU.
+ */
+#ifndef GNK_VEC_SCALAR_H
+#define GNK_VEC_SCALAR_H
+#include <math.h>
+#include <stdint.h>
+
+#define GNK_VL 1
+typedef float vf;
+
+static inline vf v_zero(void) { return 0.0f; }
+static inline vf v_set1(float a) { return a; }
+static inline vf v_load(const float *p) { return *p; }
+static inline void v_store(float *p, vf v) { *p = v; }
+static inline vf v_load_tail(const float *p, int64_t n) { return n > 0 ? *p : 0.0f; }
+static inline void v_store_tail(float *p, vf v, int64_t n) { if (n > 0) *p = v; }
+static inline vf v_add(vf a, vf b) { return a + b; }
+static inline vf v_sub(vf a, vf b) { return a - b; }
+static inline vf v_mul(vf a, vf b) { return a * b; }
+static inline vf v_fma(vf a, vf b, vf c) { return a * b + c; } /* no FMA unit assumed */
+static inline vf v_sub_tail(vf x, vf m, int64_t n) { return n > 0 ? x - m : 0.0f; }
+static inline float v_hsum(vf v) { return v; }
+static inline vf v_relu(vf z) { return z > 0.0f || z != z ? z : 0.0f; }
+static inline vf v_silu(vf z) { return z / (1.0f + expf(-z)); }
+#endif

@@ -50,7 +50,9 @@ local kernels, seen = {}, {}
 local function add_kernel(k)
   local isa = isa_by_name[k.isa] or die("unknown isa " .. tostring(k.isa))
   local shape = k.groups and string.format("g%dc%d", k.groups, k.channels) or "generic"
-  k.name = string.format("gnk_f32_%s_%s_%s__%s_u%d", k.layout, ACT_OP[k.act], shape, k.isa, k.unroll)
+  k.store = k.store or "st"
+  k.name = string.format("gnk_f32_%s_%s_%s__%s_u%d%s", k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
+    k.store == "nt" and "_nt" or "")
   if seen[k.name] then return end
   seen[k.name] = true
   k.isa_t = isa
@@ -76,6 +78,11 @@ for _, path in ipairs(spec_paths) do
                        groups = p.groups, channels = p.c })
         end
       end
+      -- streaming-store variant (channels-first only): pays off once y leaves the cache
+      if #isa.unrolls > 0 then
+        add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
+                     groups = p.groups, channels = p.c, store = "nt" })
+      end
     end
   end
   for _, k in ipairs(s.kernels) do add_kernel(k) end
@@ -89,7 +96,8 @@ table.sort(kernels, function(a, b)
   local ac, bc = a.channels or 0, b.channels or 0
   if ac ~= bc then return ac < bc end
   if a.isa_t.order ~= b.isa_t.order then return a.isa_t.order < b.isa_t.order end
-  return a.unroll < b.unroll
+  if a.unroll ~= b.unroll then return a.unroll < b.unroll end
+  return a.store < b.store
 end)
 
 -- Writing, only when changed.
@@ -109,9 +117,9 @@ end
 os.execute("mkdir -p '" .. out_dir .. "/kernels'")
 
 local function args_text(k)
-  return string.format("layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d",
+  return string.format("layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s",
     k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
-    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll)
+    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store)
 end
 
 local wanted = {}

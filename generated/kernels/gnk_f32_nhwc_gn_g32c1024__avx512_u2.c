@@ -1,9 +1,9 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nhwc.c.in
- *   Arguments: layout=nhwc act=none groups=32 channels=1024 isa=avx512 unroll=2
+ *   Arguments: layout=nhwc act=none groups=32 channels=1024 isa=avx512 unroll=2 store=st
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 11 "templates/gn_nhwc.c.in"
+#line 12 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx512.h"
 
@@ -43,6 +43,25 @@ static inline void chan_pass2(const float *x, int64_t C, int64_t np, int64_t w,
   }
 }
 
+/* A channel's corrected mean and M2 from its pass sums (in double). When the
+ * f32 squares overflowed (|x| ~ 1e18 and beyond) the channel is redone in
+ * double straight from x. */
+static inline void chan_final(const float *x, int64_t C, int64_t np, float m, float d, float q,
+                              double *mean, double *m2) {
+  double dd = (double)d, qq = (double)q;
+  if (q > 3.0e38f && m == m) {
+    dd = qq = 0.0;
+    for (int64_t p = 0; p < np; ++p) {
+      const double t = (double)x[p * C] - (double)m;
+      dd += t;
+      qq += t * t;
+    }
+  }
+  *mean = (double)m + dd / (double)np;
+  *m2 = qq - dd * dd / (double)np;
+  if (*m2 < 0.0) *m2 = 0.0; /* rounding only; a NaN stays NaN */
+}
+
 /* Chan's merge of (cnt, mean, m2) into *t (in double). */
 static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
   const double n = t->count + cnt, delta = mean - t->mean;
@@ -62,6 +81,7 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const float *xs = a->x + (n * S + p0) * C;
   float cm[TILE], cd[TILE], cq[TILE];
+  double cmean[TILE], cm2[TILE];
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
     for (int64_t j = 0; j < tc; j += GNK_VL) {
@@ -75,16 +95,13 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
       const double dnp = (double)np;
       double sm = 0.0, m2 = 0.0;
       for (int64_t c = cs; c < ce; ++c) {
-        const double mc = (double)cm[c - c0] + (double)cd[c - c0] / dnp;
-        sm += mc;
+        chan_final(xs + c, C, np, cm[c - c0], cd[c - c0], cq[c - c0], &cmean[c - cs], &cm2[c - cs]);
+        sm += cmean[c - cs];
       }
       const double gm = sm / (double)(ce - cs);
       for (int64_t c = cs; c < ce; ++c) {
-        const double dc = (double)cd[c - c0];
-        const double mc = (double)cm[c - c0] + dc / dnp;
-        double m2c = (double)cq[c - c0] - dc * dc / dnp;
-        if (m2c < 0.0) m2c = 0.0; /* rounding only; a NaN stays NaN */
-        m2 += m2c + dnp * (mc - gm) * (mc - gm);
+        const double dc = cmean[c - cs] - gm;
+        m2 += cm2[c - cs] + dnp * dc * dc;
       }
       gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
       const double cnt = dnp * (double)(ce - cs);
@@ -115,21 +132,21 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int64_t j = 0;
     for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
-#line 123 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
       const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 123 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
       const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 125 "templates/gn_nhwc.c.in"
+#line 143 "templates/gn_nhwc.c.in"
       for (int64_t p = 0; p < np; ++p) {
-#line 127 "templates/gn_nhwc.c.in"
+#line 145 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 127 "templates/gn_nhwc.c.in"
+#line 145 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 130 "templates/gn_nhwc.c.in"
+#line 148 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 0 * GNK_VL, z0);
-#line 130 "templates/gn_nhwc.c.in"
+#line 148 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 1 * GNK_VL, z1);
-#line 132 "templates/gn_nhwc.c.in"
+#line 150 "templates/gn_nhwc.c.in"
       }
     }
     for (; j < C; j += GNK_VL) {

@@ -15,6 +15,10 @@ static inline vf v_zero(void) { return _mm256_setzero_ps(); }
 static inline vf v_set1(float a) { return _mm256_set1_ps(a); }
 static inline vf v_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void v_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+/* Non-temporal store (p 32-byte aligned). */
+static inline void v_stream(float *p, vf v) { _mm256_stream_ps(p, v); }
+static inline void v_fence(void) { _mm_sfence(); }
+#define GNK_VBYTES 32
 static inline __m256i v_mask_(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }

@@ -16,6 +16,10 @@ static inline vf v_zero(void) { return _mm512_setzero_ps(); }
 static inline vf v_set1(float a) { return _mm512_set1_ps(a); }
 static inline vf v_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void v_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+/* Non-temporal store (p 64-byte aligned): bypasses the caches, no read-for-ownership. */
+static inline void v_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
+static inline void v_fence(void) { _mm_sfence(); }
+#define GNK_VBYTES 64
 static inline __mmask16 v_mask_(int64_t n) { return (__mmask16)((1u << n) - 1u); }
 /* Lanes >= n read as 0 and are never touched in memory (no fault past the end). */
 static inline vf v_load_tail(const float *p, int64_t n) { return _mm512_maskz_loadu_ps(v_mask_(n), p); }

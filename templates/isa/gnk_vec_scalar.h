@@ -14,6 +14,9 @@ static inline vf v_zero(void) { return 0.0f; }
 static inline vf v_set1(float a) { return a; }
 static inline vf v_load(const float *p) { return *p; }
 static inline void v_store(float *p, vf v) { *p = v; }
+static inline void v_stream(float *p, vf v) { *p = v; }
+static inline void v_fence(void) {  }
+#define GNK_VBYTES 4
 static inline vf v_load_tail(const float *p, int64_t n) { return n > 0 ? *p : 0.0f; }
 static inline void v_store_tail(float *p, vf v, int64_t n) { if (n > 0) *p = v; }
 static inline vf v_add(vf a, vf b) { return a + b; }

@@ -1,0 +1,212 @@
+"""Calling conventions: out=, in place, strides, stats, empty tensors, introspection."""
+
+import numpy as np
+import pytest
+
+import gnk
+from reference import ref_group_norm
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _params(C, seed=1):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(C).astype(np.float32),
+            rng.standard_normal(C).astype(np.float32))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_in_place(layout):
+    x = _x((2, 12, 7, 5) if layout == "nchw" else (2, 7, 5, 12))
+    gamma, beta = _params(12)
+    ref = ref_group_norm(x, 4, gamma, beta, 1e-5, layout, "silu")
+    ptr = x.ctypes.data
+    y = gnk.group_norm(x, 4, gamma, beta, layout=layout, act="silu", out=x)
+    assert y is x and x.ctypes.data == ptr
+    np.testing.assert_allclose(x, ref, **TOL)
+
+
+def test_in_place_non_contiguous():
+    base = _x((2, 8, 10, 10))
+    x = base[:, :, ::2, :]
+    other = base[:, :, 1::2, :].copy()
+    ref = ref_group_norm(x, 4, act="relu")
+    y = gnk.group_norm(x, 4, act="relu", out=x)
+    assert y is x
+    np.testing.assert_allclose(base[:, :, ::2, :], ref, **TOL)
+    np.testing.assert_array_equal(base[:, :, 1::2, :], other)  # neighbours untouched
+
+
+def test_out_preallocated():
+    x = _x((3, 6, 4, 4))
+    gamma, beta = _params(6)
+    out = np.full(x.shape, 7.0, np.float32)
+    y = gnk.group_norm(x, 3, gamma, beta, out=out)
+    assert y is out
+    np.testing.assert_allclose(out, ref_group_norm(x, 3, gamma, beta), **TOL)
+
+
+def test_out_non_contiguous():
+    x = _x((2, 8, 5, 6))
+    big = np.zeros((2, 8, 5, 12), np.float32)
+    out = big[..., ::2]
+    y = gnk.group_norm(x, 2, out=out)
+    assert y is out
+    np.testing.assert_allclose(big[..., ::2], ref_group_norm(x, 2), **TOL)
+    assert not big[..., 1::2].any()
+
+
+def test_out_partially_overlapping_x():
+    shape = (2, 6, 5, 5)
+    m = int(np.prod(shape))
+    buf = _x((m + 7,))
+    x = buf[:m].reshape(shape)
+    out = buf[7:].reshape(shape)
+    ref = ref_group_norm(x.copy(), 3)
+    y = gnk.group_norm(x, 3, out=out)
+    assert y is out
+    np.testing.assert_allclose(buf[7:].reshape(shape), ref, **TOL)
+
+
+def _strided_inputs():
+    base = _x((4, 16, 9, 10), seed=3)
+    return {
+        "transpose_hw": base.transpose(0, 1, 3, 2),
+        "step_slice": base[::2, :, ::3, 1::2],
+        "reversed_channels": base[:, ::-1],
+        "fortran": np.asfortranarray(base),
+        "broadcast": np.broadcast_to(base[:1], base.shape),
+        "channel_slice": base[:, 4:12],
+    }
+
+
+@pytest.mark.parametrize("name", list(_strided_inputs()))
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_non_contiguous_x(name, layout):
+    x = _strided_inputs()[name]
+    if layout == "nhwc":
+        x = np.moveaxis(x, 1, -1)
+    C = x.shape[1] if layout == "nchw" else x.shape[-1]
+    gamma, beta = _params(C)
+    x_before = x.copy()
+    y = gnk.group_norm(x, 4, gamma, beta, layout=layout, act="silu")
+    assert y.shape == x.shape and y.flags.c_contiguous
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_allclose(y, ref_group_norm(x, 4, gamma, beta, 1e-5, layout, "silu"),
+                               **TOL)
+
+
+def test_unaligned_x():
+    shape = (2, 6, 7)
+    m = int(np.prod(shape))
+    raw = np.zeros(m * 4 + 1, np.uint8)
+    x = raw[1:].view(np.float32).reshape(shape)
+    assert not x.flags.aligned
+    x[...] = _x(shape)
+    out = np.zeros(m * 4 + 3, np.uint8)[3:].view(np.float32).reshape(shape)
+    y = gnk.group_norm(x, 3, out=out)
+    np.testing.assert_allclose(y, ref_group_norm(x, 3), **TOL)
+
+
+def test_strided_gamma_beta_and_python_lists():
+    x = _x((2, 6, 3))
+    g = _x((12,), seed=5)[::2]
+    b = [0.5, -1.0, 2.0, 0.0, 1.0, 3.0]
+    y = gnk.group_norm(x, 3, g, b)
+    np.testing.assert_allclose(y, ref_group_norm(x, 3, g, np.array(b, np.float32)), **TOL)
+    g64 = g.astype(np.float64)  # float32-convertible
+    np.testing.assert_array_equal(gnk.group_norm(x, 3, g64, b), y)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("shape,G", [((3, 8, 5, 5), 4), ((2, 7), 7), ((1, 320, 16, 16), 32)])
+def test_return_stats(shape, G, layout):
+    x = (_x(shape) * 2 + 3).astype(np.float32)
+    if layout == "nhwc":
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    C = shape[1]
+    gamma, beta = _params(C)
+    y, mean, rstd = gnk.group_norm(x, G, gamma, beta, eps=1e-4, layout=layout,
+                                   act="relu", return_stats=True)
+    ry, rmean, rrstd = ref_group_norm(x, G, gamma, beta, 1e-4, layout, "relu",
+                                      return_stats=True)
+    assert mean.shape == (shape[0], G) and rstd.shape == (shape[0], G)
+    assert mean.dtype == np.float32 and rstd.dtype == np.float32
+    np.testing.assert_allclose(y, ry, **TOL)
+    np.testing.assert_allclose(mean, rmean, **TOL)
+    np.testing.assert_allclose(rstd, rrstd, **TOL)
+    np.testing.assert_array_equal(gnk.group_norm(x, G, gamma, beta, eps=1e-4,
+                                                 layout=layout, act="relu"), y)
+
+
+@pytest.mark.parametrize("layout,shape,G", [
+    ("nchw", (0, 4, 3, 3), 2), ("nchw", (2, 4, 0), 2), ("nchw", (2, 4, 3, 0), 4),
+    ("nhwc", (0, 3, 3, 4), 2), ("nhwc", (2, 0, 4), 4), ("nhwc", (2, 5, 0, 6), 3),
+    ("nchw", (0, 6), 3)])
+def test_zero_size(layout, shape, G):
+    x = np.zeros(shape, np.float32)
+    y = gnk.group_norm(x, G, layout=layout, act="silu")
+    assert y.shape == shape and y.dtype == np.float32 and y.size == 0
+    out = np.empty(shape, np.float32)
+    assert gnk.group_norm(x, G, layout=layout, out=out) is out
+    if shape[0] == 0:
+        y, mean, rstd = gnk.group_norm(x, G, layout=layout, return_stats=True)
+        assert mean.shape == (0, G) and rstd.shape == (0, G)
+
+
+def test_kernel_name():
+    for shape, G, layout, act in [((2, 320, 64, 64), 32, "nchw", "silu"),
+                                  ((2, 64, 64, 320), 32, "nhwc", None),
+                                  ((1, 17, 3), 17, "nchw", "relu"), ((4, 6), 3, "nhwc", None)]:
+        name = gnk.kernel_name(shape, G, layout, act)
+        assert isinstance(name, str) and name.startswith("gnk_f32_"), name
+        assert name in {k["name"] for k in gnk.kernels()}
+    with pytest.raises(gnk.GnkError):
+        gnk.kernel_name((2, 320, 8), 3)
+    with pytest.raises(gnk.GnkError, match="float16"):
+        gnk.kernel_name((2, 320, 8), 32, dtype="float16")
+
+
+def test_measure_returns_kernel():
+    name = gnk.measure((1, 32, 8, 8), 8, "nchw", "silu")
+    assert name.startswith("gnk_f32_")
+
+
+def test_kernels_and_isa():
+    ks = gnk.kernels()
+    assert ks
+    for k in ks:
+        assert k["name"].startswith("gnk_f32_")
+        assert k["isa"] in ("scalar", "avx2", "avx512")
+        assert k["layout"] in ("nchw", "nhwc")
+        assert k["act"] in (None, "silu", "relu")
+        assert k["dtype"] == "float32"
+        assert k["groups"] >= 0 and k["channels"] >= 0 and k["unroll"] >= 1
+    assert len({k["name"] for k in ks}) == len(ks)
+    assert gnk.cpu_isa() in ("scalar", "avx2", "avx512")
+    assert any(k["isa"] == "scalar" and k["supported"] for k in ks)
+    assert gnk.version() == "0.1.0"
+
+
+def test_struct_mirror_round_trip():
+    """The ctypes gnk_desc matches the C one: init values, and a plan's copy of it."""
+    import ctypes
+    from gnk import _api, _lib
+    lib = _lib.lib()
+    d = _lib.GnkDesc()
+    ctypes.memset(ctypes.byref(d), 0xAB, ctypes.sizeof(d))
+    lib.gnk_desc_init(ctypes.byref(d))
+    assert (d.layout, d.dtype, d.n, d.c, d.spatial, d.groups, d.act, d.flags) == \
+        (0, 0, 1, 1, 1, 1, 0, 0)
+    assert d.eps == 1e-5
+    d = _api._desc((3, 5, 7, 320), 32, "nhwc", "relu", 0.25)
+    with _api._Plan(d, threads=2) as plan:
+        got = lib.gnk_plan_desc(plan.handle).contents
+        assert (got.layout, got.dtype, got.n, got.c, got.spatial, got.groups, got.eps,
+                got.act, got.flags) == (1, 0, 3, 320, 35, 32, 0.25, 2, 0)
+        assert lib.gnk_plan_threads(plan.handle) == 2
+        assert plan.source in ("estimate", "measured", "wisdom", "cache")

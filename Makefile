@@ -30,7 +30,7 @@ OBJ := build/obj
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all run test deps venv gen check-gen lib test-c test-asan test-python bench clean
+.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-asan test-python bench clean
 all: lib build/gnk-run
 
 # ---------------------------------------------------------------- install
@@ -97,6 +97,9 @@ CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcrit
 build/test-gnk: $(TEST_SRC) tests/c/test_util.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) build/libgnk.a $(CRITERION_LIBS) $(LDLIBS)
 
+test-gen: | build/.deps
+	$(LUA) tests/gen/test_template.lua
+
 test-c: build/test-gnk
 	./build/test-gnk --jobs 2
 
@@ -115,6 +118,7 @@ test-python: build/libgnk.so .venv/.stamp
 
 test: | build/.deps
 	$(MAKE) --no-print-directory check-gen
+	$(MAKE) --no-print-directory test-gen
 	$(MAKE) --no-print-directory lib build/gnk-run
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-asan

@@ -3,7 +3,7 @@
  * One job at a time: a caller that finds the pool busy (another thread is
  * executing a plan) runs its job inline instead of queueing; results are the
  * same either way because the work split never changes the arithmetic.
- * Workers spin briefly after a job (back-to-back layers are common) and then
+ * Workers spin briefly (about 50 us) after a job (back-to-back layers are common) and then
  * sleep on a condition variable. Tasks are claimed with an atomic counter. */
 #include "gnk_internal.h"
 
@@ -50,10 +50,11 @@ static void *worker_main(void *arg) {
   unsigned seen = ws.seen;
   for (;;) {
     unsigned g;
-    int spins = 0;
-    while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen && spins < 20000) {
-      ++spins;
-      sched_yield();
+    /* Spin about 50 us (back-to-back layers), then sleep: on a small shared
+     * machine a longer spin steals the core the caller needs. */
+    const double spin_until = gnk_now_ns() + 5e4;
+    while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen && gnk_now_ns() < spin_until) {
+      for (int k = 0; k < 64; ++k) __builtin_ia32_pause();
     }
     if (g == seen) {
       pthread_mutex_lock(&wake_lock);

@@ -20,13 +20,14 @@ CFLAGS_COMMON := -std=c11 -O2 -g -fPIC -D_GNU_SOURCE -Wall -Wextra -Werror \
 CFLAGS ?=
 LDLIBS := -lm -lpthread
 
--include generated/kernels.mk
-
-RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
-KERNEL_SRC := $(GNK_KERNELS_SCALAR) $(GNK_KERNELS_AVX2) $(GNK_KERNELS_AVX512)
-
 # Build variants: build/ (release) and build/asan/ (AddressSanitizer + UBSan).
 OBJ := build/obj
+
+# Kernel sources per ISA, each with its own ISA_FLAGS (generated).
+include generated/kernels.mk
+
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
+KERNEL_SRC := $(GNK_KERNEL_SRC)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
 
@@ -65,11 +66,8 @@ $(OBJ)/runtime/%.o: runtime/%.c runtime/include/gnk.h runtime/gnk_internal.h run
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
 
-# Each kernel is compiled with its own ISA's flags only.
-$(GNK_KERNELS_SCALAR:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_SCALAR)
-$(GNK_KERNELS_AVX2:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_AVX2)
-$(GNK_KERNELS_AVX512:%.c=$(OBJ)/%.o): ISA_FLAGS := $(GNK_CFLAGS_AVX512)
-$(OBJ)/generated/kernels/%.o: generated/kernels/%.c runtime/gnk_kernel_abi.h $(wildcard templates/isa/*.h) | build/.deps
+# Each kernel is compiled with its own ISA's flags only (ISA_FLAGS, from kernels.mk).
+$(OBJ)/generated/kernels/%.o: generated/kernels/%.c runtime/gnk_kernel_abi.h runtime/include/gnk_half.h $(wildcard templates/isa/*.h) | build/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(ISA_FLAGS) -c $< -o $@
 

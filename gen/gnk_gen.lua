@@ -4,7 +4,7 @@
 --   lua5.4 gen/gnk_gen.lua --out generated [--default A.spec,B.spec] SPEC...
 --
 -- Emits into <out>/:
---   kernels/<name>.c        one kernel per (dtype, layout, act, groups, channels, ISA, unroll)
+--   kernels/<name>.c        one kernel per (dtype, layout, act, groups, channels, ISA, unroll, store)
 --   gnk_kernels.inc         THE kernel list (X-macro); declarations, registry, tests
 --                           and benchmarks all include it
 --   kernels.mk              per-ISA source lists for the Makefile (per-file ISA flags)
@@ -22,6 +22,9 @@ local TEMPLATES = { nchw = "templates/gn_nchw.c.in", nhwc = "templates/gn_nhwc.c
 local ACT_ORDER = { none = 1, silu = 2, relu = 3 }
 local ACT_ENUM = { none = "GNK_ACT_NONE", silu = "GNK_ACT_SILU", relu = "GNK_ACT_RELU" }
 local ACT_OP = { none = "gn", silu = "gnsilu", relu = "gnrelu" }
+local DTYPES = { "f32", "f16", "bf16" }
+local DTYPE_ORDER = { f32 = 1, f16 = 2, bf16 = 3 }
+local DTYPE_ENUM = { f32 = "GNK_DTYPE_F32", f16 = "GNK_DTYPE_F16", bf16 = "GNK_DTYPE_BF16" }
 
 local function die(msg) io.stderr:write("gnk_gen: ", msg, "\n"); os.exit(1) end
 
@@ -51,7 +54,8 @@ local function add_kernel(k)
   local isa = isa_by_name[k.isa] or die("unknown isa " .. tostring(k.isa))
   local shape = k.groups and string.format("g%dc%d", k.groups, k.channels) or "generic"
   k.store = k.store or "st"
-  k.name = string.format("gnk_f32_%s_%s_%s__%s_u%d%s", k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
+  k.dtype = k.dtype or "f32"
+  k.name = string.format("gnk_%s_%s_%s_%s__%s_u%d%s", k.dtype, k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
     k.store == "nt" and "_nt" or "")
   if seen[k.name] then return end
   seen[k.name] = true
@@ -60,28 +64,46 @@ local function add_kernel(k)
   kernels[#kernels + 1] = k
 end
 
+local function isa_has(isa, dtype)
+  for _, d in ipairs(isa.dtypes) do if d == dtype then return true end end
+  return false
+end
+
+-- Generic kernels: every (dtype, layout, act, ISA), so every valid problem has one.
 for _, isa in ipairs(ISAS) do
-  for _, layout in ipairs({ "nchw", "nhwc" }) do
-    for act in pairs(ACT_ENUM) do
-      add_kernel({ layout = layout, act = act, isa = isa.name, unroll = isa.generic_unroll })
+  for _, dtype in ipairs(DTYPES) do
+    if isa_has(isa, dtype) then
+      for _, layout in ipairs({ "nchw", "nhwc" }) do
+        for act in pairs(ACT_ENUM) do
+          add_kernel({ dtype = dtype, layout = layout, act = act, isa = isa.name, unroll = isa.generic_unroll })
+        end
+      end
     end
   end
 end
+-- Specialized kernels for the problems of the specs: f32 in every tuning
+-- variant; f16/bf16 (whose cost is the same loop plus conversions) in the
+-- ISA's widest unroll only.
 for _, path in ipairs(spec_paths) do
   local ok, s = pcall(spec.read, path)
   if not ok then die(s) end
   for _, p in ipairs(s.problems) do
     for _, isa in ipairs(ISAS) do
-      for _, u in ipairs(isa.unrolls) do
-        for _, layout in ipairs({ "nchw", "nhwc" }) do
-          add_kernel({ layout = layout, act = p.act, isa = isa.name, unroll = u,
-                       groups = p.groups, channels = p.c })
+      for _, dtype in ipairs(DTYPES) do
+        if isa_has(isa, dtype) and #isa.unrolls > 0 then
+          local unrolls = dtype == "f32" and isa.unrolls or { isa.unrolls[#isa.unrolls] }
+          for _, u in ipairs(unrolls) do
+            for _, layout in ipairs({ "nchw", "nhwc" }) do
+              add_kernel({ dtype = dtype, layout = layout, act = p.act, isa = isa.name, unroll = u,
+                           groups = p.groups, channels = p.c })
+            end
+          end
+          -- streaming-store variant (f32 channels-first): pays off once y leaves the cache
+          if dtype == "f32" then
+            add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
+                         groups = p.groups, channels = p.c, store = "nt" })
+          end
         end
-      end
-      -- streaming-store variant (channels-first only): pays off once y leaves the cache
-      if #isa.unrolls > 0 then
-        add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
-                     groups = p.groups, channels = p.c, store = "nt" })
       end
     end
   end
@@ -89,6 +111,7 @@ for _, path in ipairs(spec_paths) do
 end
 
 table.sort(kernels, function(a, b)
+  if a.dtype ~= b.dtype then return DTYPE_ORDER[a.dtype] < DTYPE_ORDER[b.dtype] end
   if a.layout ~= b.layout then return a.layout < b.layout end
   if a.act ~= b.act then return ACT_ORDER[a.act] < ACT_ORDER[b.act] end
   local ag, bg = a.groups or 0, b.groups or 0
@@ -117,8 +140,8 @@ end
 os.execute("mkdir -p '" .. out_dir .. "/kernels'")
 
 local function args_text(k)
-  return string.format("layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s",
-    k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
+  return string.format("dtype=%s layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s",
+    k.dtype, k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
     k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store)
 end
 
@@ -156,23 +179,28 @@ do
     " * groups = channels = 0 marks a generic kernel (both read at run time).",
     " * " .. #kernels .. " kernels. */" }
   for _, k in ipairs(kernels) do
-    lines[#lines + 1] = string.format("GNK_KERNEL(%s, %s, GNK_DTYPE_F32, GNK_LAYOUT_%s, %s, %d, %d, %d)",
-      k.name, k.isa_t.enum, k.layout:upper(), ACT_ENUM[k.act], k.groups or 0, k.channels or 0, k.unroll)
+    lines[#lines + 1] = string.format("GNK_KERNEL(%s, %s, %s, GNK_LAYOUT_%s, %s, %d, %d, %d)",
+      k.name, k.isa_t.enum, DTYPE_ENUM[k.dtype], k.layout:upper(), ACT_ENUM[k.act], k.groups or 0, k.channels or 0, k.unroll)
   end
   write_if_changed(out_dir .. "/gnk_kernels.inc", table.concat(lines, "\n") .. "\n")
 end
 
--- Per-ISA source lists.
+-- Per-ISA source lists and compile flags, included by the Makefile (which
+-- defines $(OBJ), the object directory, before including this file).
 do
   local lines = { "# Auto-generated file. Do not edit! Generator: " .. GENERATOR }
+  local all = {}
   for _, isa in ipairs(ISAS) do
     local files = {}
     for _, k in ipairs(kernels) do
       if k.isa == isa.name then files[#files + 1] = "generated/kernels/" .. k.name .. ".c" end
     end
-    lines[#lines + 1] = string.format("GNK_KERNELS_%s := \\\n  %s", isa.name:upper(), table.concat(files, " \\\n  "))
-    lines[#lines + 1] = string.format("GNK_CFLAGS_%s := %s", isa.name:upper(), isa.cflags)
+    local var = "GNK_KERNELS_" .. isa.name:upper()
+    lines[#lines + 1] = string.format("%s := \\\n  %s", var, table.concat(files, " \\\n  "))
+    lines[#lines + 1] = string.format("$(%s:%%.c=$(OBJ)/%%.o): ISA_FLAGS := %s", var, isa.cflags)
+    all[#all + 1] = "$(" .. var .. ")"
   end
+  lines[#lines + 1] = "GNK_KERNEL_SRC := " .. table.concat(all, " ")
   write_if_changed(out_dir .. "/kernels.mk", table.concat(lines, "\n") .. "\n")
 end
 

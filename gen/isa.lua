@@ -1,12 +1,18 @@
 -- gen/isa.lua: the instruction sets gnk generates kernels for.
 -- `enum` is the runtime's gnk_isa value; `cflags` are added when compiling a
 -- kernel of that ISA (and only that kernel: the library runs on any x86-64);
--- `unrolls` are the tuning variants generated for specialized kernels.
+-- `unrolls` are the tuning variants generated for specialized kernels;
+-- `dtypes` the storage types it gets kernels for.
 return {
   { name = "scalar", enum = "GNK_ISA_SCALAR", header = "gnk_vec_scalar.h",
-    cflags = "", unrolls = {}, generic_unroll = 4 },
+    cflags = "", unrolls = {}, generic_unroll = 4, dtypes = { "f32", "f16", "bf16" } },
   { name = "avx2", enum = "GNK_ISA_AVX2", header = "gnk_vec_avx2.h",
-    cflags = "-mavx2 -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4 },
+    cflags = "-mavx2 -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4, dtypes = { "f32", "f16", "bf16" } },
   { name = "avx512", enum = "GNK_ISA_AVX512", header = "gnk_vec_avx512.h",
-    cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4 },
+    cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4,
+    dtypes = { "f32", "f16", "bf16" } },
+  -- AVX512-BF16 only changes how f32 is rounded to bf16 (vcvtneps2bf16).
+  { name = "avx512bf16", enum = "GNK_ISA_AVX512_BF16", header = "gnk_vec_avx512.h",
+    cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx512bf16", unrolls = { 4 }, generic_unroll = 4,
+    dtypes = { "bf16" } },
 }

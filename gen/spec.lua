@@ -3,7 +3,7 @@
 -- Format (one record per line; `#` starts a comment; blank lines ignored):
 --   problem <name> count=<k> n=<N> c=<C> h=<H> w=<W> groups=<G> eps=<e> act=<none|silu|relu>
 --       a GroupNorm problem of a model; `spatial=<S>` may replace h and w.
---   kernel layout=<nchw|nhwc> isa=<scalar|avx2|avx512> groups=<G> channels=<C> act=<...> unroll=<u> [store=st|nt]
+--   kernel layout=<nchw|nhwc> isa=<scalar|avx2|avx512> groups=<G> channels=<C> act=<...> unroll=<u> [store=st|nt] [dtype=f32|f16|bf16]
 --       an explicit kernel variant to generate in addition to those the problems imply.
 local M = {}
 
@@ -56,10 +56,12 @@ function M.parse(text, path)
         p.eps_text = f.eps or "1e-5"
         problems[#problems + 1] = p
       elseif kind == "kernel" then
-        local k = { layout = f.layout, isa = f.isa, act = act,
+        local k = { layout = f.layout, isa = f.isa, act = act, dtype = f.dtype or "f32",
           groups = int_field(f, "groups", path, lineno, 1), channels = int_field(f, "channels", path, lineno, 1),
           unroll = int_field(f, "unroll", path, lineno, 1), store = f.store or "st" }
         if k.store ~= "st" and k.store ~= "nt" then fail(path, lineno, "store must be st or nt") end
+        if k.dtype ~= "f32" and k.dtype ~= "f16" and k.dtype ~= "bf16" then fail(path, lineno, "dtype must be f32, f16 or bf16") end
+        if k.store == "nt" and k.dtype ~= "f32" then fail(path, lineno, "store=nt is f32-only") end
         if k.layout ~= "nchw" and k.layout ~= "nhwc" then fail(path, lineno, "layout must be nchw or nhwc") end
         if k.channels % k.groups ~= 0 then fail(path, lineno, "groups do not divide channels") end
         kernels[#kernels + 1] = k

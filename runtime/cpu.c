@@ -47,8 +47,9 @@ static void detect(void) {
   }
   if (avx && avx2 && fma && f16c && ymm_ok) native_isa = GNK_ISA_AVX2;
   if (native_isa == GNK_ISA_AVX2 && avx512f && avx512bw && avx512vl && avx512dq && zmm_ok) native_isa = GNK_ISA_AVX512;
-  snprintf(signature, sizeof signature, "%s family=%u model=%u isa=%s%s%s", vendor, family, model,
-           gnk_isa_name(native_isa), avx512bf16 ? "+bf16" : "", f16c ? "+f16c" : "");
+  if (native_isa == GNK_ISA_AVX512 && avx512bf16) native_isa = GNK_ISA_AVX512_BF16;
+  snprintf(signature, sizeof signature, "%s family=%u model=%u isa=%s%s", vendor, family, model,
+           gnk_isa_name(native_isa), f16c ? "+f16c" : "");
 }
 #else
 static void detect(void) { snprintf(signature, sizeof signature, "unknown isa=scalar"); }
@@ -63,7 +64,8 @@ static void init(void) {
     if (!strcmp(cap, "scalar")) want = GNK_ISA_SCALAR;
     else if (!strcmp(cap, "avx2")) want = GNK_ISA_AVX2;
     else if (!strcmp(cap, "avx512")) want = GNK_ISA_AVX512;
-    else fprintf(stderr, "gnk: GNK_MAX_ISA=%s not understood (scalar|avx2|avx512); ignored\n", cap);
+    else if (!strcmp(cap, "avx512bf16")) want = GNK_ISA_AVX512_BF16;
+    else fprintf(stderr, "gnk: GNK_MAX_ISA=%s not understood (scalar|avx2|avx512|avx512bf16); ignored\n", cap);
     if (want < capped_isa) capped_isa = want;
   }
   const char *v = getenv("GNK_VERBOSE");
@@ -91,6 +93,7 @@ const char *gnk_isa_name(gnk_isa isa) {
   case GNK_ISA_SCALAR: return "scalar";
   case GNK_ISA_AVX2: return "avx2";
   case GNK_ISA_AVX512: return "avx512";
+  case GNK_ISA_AVX512_BF16: return "avx512bf16";
   }
   return "unknown";
 }

@@ -54,6 +54,7 @@ void gnk_desc_init(gnk_desc *d) {
   memset(d, 0, sizeof *d);
   d->layout = GNK_LAYOUT_NCHW;
   d->dtype = GNK_DTYPE_F32;
+  d->param_dtype = GNK_DTYPE_F32;
   d->n = d->c = d->spatial = d->groups = 1;
   d->eps = 1e-5;
   d->act = GNK_ACT_NONE;
@@ -68,8 +69,10 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
   if (!d) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "descriptor is NULL");
   if (d->layout != GNK_LAYOUT_NCHW && d->layout != GNK_LAYOUT_NHWC)
     return gnk_fail(GNK_ERR_BAD_LAYOUT, "unknown layout %d (expected GNK_LAYOUT_NCHW or GNK_LAYOUT_NHWC)", (int)d->layout);
-  if (d->dtype != GNK_DTYPE_F32)
-    return gnk_fail(GNK_ERR_BAD_DTYPE, "unknown dtype %d (expected GNK_DTYPE_F32)", (int)d->dtype);
+  if (d->dtype != GNK_DTYPE_F32 && d->dtype != GNK_DTYPE_F16 && d->dtype != GNK_DTYPE_BF16)
+    return gnk_fail(GNK_ERR_BAD_DTYPE, "unknown dtype %d (expected GNK_DTYPE_F32, GNK_DTYPE_F16 or GNK_DTYPE_BF16)", (int)d->dtype);
+  if (d->param_dtype != GNK_DTYPE_F32 && d->param_dtype != d->dtype)
+    return gnk_fail(GNK_ERR_BAD_DTYPE, "param_dtype %d: gamma/beta must be f32 or the input dtype", (int)d->param_dtype);
   if (d->act != GNK_ACT_NONE && d->act != GNK_ACT_SILU && d->act != GNK_ACT_RELU)
     return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU or GNK_ACT_RELU)", (int)d->act);
   if (d->n < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "n (%lld) is negative", (long long)d->n);
@@ -87,7 +90,7 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
   /* Element count and byte size must fit in int64 (and so in size_t on 64-bit). */
   int64_t nc, all, bytes;
   if (__builtin_mul_overflow(d->n, d->c, &nc) || __builtin_mul_overflow(nc, d->spatial, &all) ||
-      __builtin_mul_overflow(all, (int64_t)sizeof(float), &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
+      __builtin_mul_overflow(all, (int64_t)gnk_dtype_size(d->dtype), &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
     return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "n*c*spatial (%lld*%lld*%lld) floats overflow 64 bits",
                     (long long)d->n, (long long)d->c, (long long)d->spatial);
   return GNK_OK;
@@ -95,11 +98,15 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
 
 gnk_status gnk_desc_string(const gnk_desc *d, char *buf, size_t size) {
   if (!d || !buf) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "descriptor or buffer is NULL");
-  int len = snprintf(buf, size, "f32_%s_%s_n%lldc%llds%lldg%lld_eps%.9g", layout_name(d->layout), act_name(d->act),
+  int len = snprintf(buf, size, "%s%s_%s_%s_n%lldc%llds%lldg%lld_eps%.9g", gnk_dtype_name(d->dtype),
+                     d->param_dtype != d->dtype ? "p32" : "", layout_name(d->layout), act_name(d->act),
                      (long long)d->n, (long long)d->c, (long long)d->spatial, (long long)d->groups, d->eps);
   if (len < 0 || (size_t)len >= size) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "buffer of %zu bytes is too small", size);
   return GNK_OK;
 }
+
+size_t gnk_dtype_size(gnk_dtype t) { return t == GNK_DTYPE_F32 ? 4 : 2; }
+const char *gnk_dtype_name(gnk_dtype t) { return t == GNK_DTYPE_F16 ? "f16" : t == GNK_DTYPE_BF16 ? "bf16" : "f32"; }
 
 double gnk_now_ns(void) {
   struct timespec ts;

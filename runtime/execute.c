@@ -2,6 +2,7 @@
  * partial statistics, and the spreading of the three phases over threads
  * (see gnk_kernel_abi.h for why the result never depends on the split). */
 #include "gnk_internal.h"
+#include "gnk_half.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -50,7 +51,8 @@ typedef struct run {
   gnk_layout layout;
   int64_t groups, D;
   double eps;
-  const float *gamma, *beta;
+  const void *gamma, *beta;
+  gnk_dtype param_dtype;
   float *mean, *rstd;
   int64_t items;       /* total items */
   int64_t units;       /* NCHW: n*G groups; NHWC: n samples */
@@ -58,6 +60,14 @@ typedef struct run {
   int64_t parts;       /* ranges the work is cut into */
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
 } run;
+
+static double param(const run *r, const void *p, int64_t c) {
+  switch (r->param_dtype) {
+  case GNK_DTYPE_F16: return (double)gnk_f16_to_f32(((const uint16_t *)p)[c]);
+  case GNK_DTYPE_BF16: return (double)gnk_bf16_to_f32(((const uint16_t *)p)[c]);
+  default: return (double)((const float *)p)[c];
+  }
+}
 
 /* Merge group ng's chunk partials in chunk order (Chan, in double) and set
  * the apply parameters of its channels. */
@@ -80,8 +90,8 @@ static void merge_group(const run *r, int64_t ng) {
   const double lo = mean - (double)sub; /* what the f32 subtraction misses */
   float *ps = (float *)a->sub, *pk = (float *)a->scale, *ph = (float *)a->shift;
   for (int64_t c = g * r->D; c < (g + 1) * r->D; ++c) {
-    const double scale = rstd * (r->gamma ? (double)r->gamma[c] : 1.0);
-    const double beta = r->beta ? (double)r->beta[c] : 0.0;
+    const double scale = rstd * (r->gamma ? param(r, r->gamma, c) : 1.0);
+    const double beta = r->beta ? param(r, r->beta, c) : 0.0;
     ps[n * a->c + c] = sub;
     pk[n * a->c + c] = (float)scale;
     ph[n * a->c + c] = (float)(beta - lo * scale);
@@ -126,15 +136,15 @@ static void parallel(const gnk_exec_cfg *cfg, run *r, int phase, int64_t work) {
   else gnk_pool_parallel_for(cfg->threads, task, r, r->parts);
 }
 
-gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const float *x, float *y,
-                   const float *gamma, const float *beta, float *mean, float *rstd) {
+gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
+                   const void *gamma, const void *beta, float *mean, float *rstd) {
   const int64_t N = d->n, C = d->c, S = d->spatial, G = d->groups;
   const int64_t total = N * C * S; /* validated: no overflow */
   if (total > 0 && (!x || !y))
     return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
   if (x != y && total > 0) {
     const char *xb = (const char *)x, *yb = (const char *)y;
-    const size_t bytes = (size_t)total * sizeof(float);
+    const size_t bytes = (size_t)total * gnk_dtype_size(d->dtype);
     if (xb < yb + bytes && yb < xb + bytes)
       return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
   }
@@ -155,6 +165,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const float *x, f
   r.eps = d->eps;
   r.gamma = gamma;
   r.beta = beta;
+  r.param_dtype = d->param_dtype;
   r.mean = mean;
   r.rstd = rstd;
   gnk_kargs *a = &r.a;

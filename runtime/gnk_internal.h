@@ -47,8 +47,8 @@ typedef struct gnk_exec_cfg {
   void *parallel_for_ctx;
 } gnk_exec_cfg;
 
-gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const float *x, float *y,
-                   const float *gamma, const float *beta, float *mean, float *rstd);
+gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
+                   const void *gamma, const void *beta, float *mean, float *rstd);
 
 /* ---- thread pool (threadpool.c) ---- */
 /* Runs task(ctx, i) for i in [0, count) on up to `threads` threads (the caller
@@ -60,7 +60,9 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
 int gnk_wisdom_lookup(const char *key, int *kernel, gnk_split *split, double *ns);
 void gnk_wisdom_record(const char *key, int kernel, gnk_split split, double ns);
 
-/* ---- misc ---- */
+/* ---- misc (desc.c) ---- */
+size_t gnk_dtype_size(gnk_dtype t);
+const char *gnk_dtype_name(gnk_dtype t);
 double gnk_now_ns(void);
 
 #endif

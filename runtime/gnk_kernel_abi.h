@@ -39,8 +39,8 @@ typedef struct gnk_partial {
 } gnk_partial;
 
 typedef struct gnk_kargs {
-  const float *x;
-  float *y;
+  const void *x; /* elements of the kernel's dtype */
+  void *y;
   int64_t n, c, s, groups; /* problem; specialized kernels bake c and groups in */
   int64_t chunk;           /* values (NCHW) or positions (NHWC) per item */
   int64_t nchunk;          /* items per group (NCHW) or per sample (NHWC) */

@@ -52,27 +52,37 @@ static int estimate_kernel(const gnk_desc *d) {
   return best;
 }
 
-static void fill(float *p, int64_t count) {
+/* Values in [-1, 1) in the problem's dtype (bit patterns: the timing does
+ * not depend on them, only on their being ordinary finite numbers). */
+static void fill(void *p, int64_t count, gnk_dtype t) {
   uint32_t s = 0x9e3779b9u;
   for (int64_t i = 0; i < count; ++i) {
     s = s * 1664525u + 1013904223u;
-    p[i] = (float)(s >> 8) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+    const float v = (float)(s >> 8) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+    if (t == GNK_DTYPE_F32) ((float *)p)[i] = v;
+    else { /* f16 and bf16 alike: a small exponent keeps both finite */
+      uint32_t u;
+      memcpy(&u, &v, 4);
+      ((uint16_t *)p)[i] = t == GNK_DTYPE_BF16 ? (uint16_t)(u >> 16) : (uint16_t)(0x3800u | ((s >> 12) & 0x83ffu));
+    }
   }
 }
 
 /* Times every candidate kernel (and split, when threaded) on this problem. */
 static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int threads, decision *out) {
   const int64_t total = d->n * d->c * d->spatial;
-  float *x = NULL, *y = NULL, *gamma = NULL, *beta = NULL;
-  const size_t bytes = (size_t)(total > 0 ? total : 1) * sizeof(float);
-  if (posix_memalign((void **)&x, 64, bytes) || posix_memalign((void **)&y, 64, bytes) ||
-      !(gamma = malloc(sizeof(float) * (size_t)(d->c + 1))) || !(beta = malloc(sizeof(float) * (size_t)(d->c + 1)))) {
+  void *x = NULL, *y = NULL, *gamma = NULL, *beta = NULL;
+  const size_t bytes = (size_t)(total > 0 ? total : 1) * gnk_dtype_size(d->dtype);
+  const size_t pbytes = (size_t)(d->c + 1) * gnk_dtype_size(d->param_dtype);
+  if (posix_memalign(&x, 64, bytes) || posix_memalign(&y, 64, bytes) || !(gamma = malloc(pbytes)) ||
+      !(beta = malloc(pbytes))) {
     free(x); free(y); free(gamma); free(beta);
     return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory to measure a %zu-byte problem", bytes);
   }
-  fill(x, total);
+  fill(x, total, d->dtype);
   memset(y, 0, bytes);
-  for (int64_t c = 0; c < d->c; ++c) { gamma[c] = 1.0f + 0.01f * (float)c; beta[c] = 0.5f; }
+  fill(gamma, d->c, d->param_dtype);
+  fill(beta, d->c, d->param_dtype);
   double best = 1e300;
   out->kernel = -1;
   for (int i = 0; i < gnk_registry_count(); ++i) {
@@ -115,6 +125,7 @@ static size_t cache_count;
 
 static int same(const entry *e, const gnk_desc *d, unsigned mode, int threads) {
   return e->mode == mode && e->threads == threads && e->desc.layout == d->layout && e->desc.dtype == d->dtype &&
+         e->desc.param_dtype == d->param_dtype &&
          e->desc.n == d->n && e->desc.c == d->c && e->desc.spatial == d->spatial && e->desc.groups == d->groups &&
          e->desc.eps == d->eps && e->desc.act == d->act;
 }
@@ -260,18 +271,18 @@ const char *gnk_plan_source(const gnk_plan *p) { return p ? p->source : NULL; }
 int gnk_plan_threads(const gnk_plan *p) { return p ? p->cfg.threads : 0; }
 const gnk_desc *gnk_plan_desc(const gnk_plan *p) { return p ? &p->desc : NULL; }
 
-gnk_status gnk_execute_stats(const gnk_plan *p, const float *x, float *y, const float *gamma, const float *beta,
+gnk_status gnk_execute_stats(const gnk_plan *p, const void *x, void *y, const void *gamma, const void *beta,
                              float *mean, float *rstd) {
   if (!p) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan is NULL");
   return gnk_run(&p->cfg, &p->desc, x, y, gamma, beta, mean, rstd);
 }
 
-gnk_status gnk_execute(const gnk_plan *p, const float *x, float *y, const float *gamma, const float *beta) {
+gnk_status gnk_execute(const gnk_plan *p, const void *x, void *y, const void *gamma, const void *beta) {
   return gnk_execute_stats(p, x, y, gamma, beta, NULL, NULL);
 }
 
-gnk_status gnk_kernel_run(int index, const gnk_desc *d, const float *x, float *y, const float *gamma,
-                          const float *beta) {
+gnk_status gnk_kernel_run(int index, const gnk_desc *d, const void *x, void *y, const void *gamma,
+                          const void *beta) {
   gnk_status st = gnk_desc_validate(d);
   if (st != GNK_OK) return st;
   const gnk_kernel *k = gnk_registry_get(index);

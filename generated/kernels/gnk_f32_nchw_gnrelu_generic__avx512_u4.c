@@ -1,11 +1,12 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nchw.c.in
- *   Arguments: layout=nchw act=relu groups=runtime channels=runtime isa=avx512 unroll=4 store=st
+ *   Arguments: dtype=f32 layout=nchw act=relu groups=runtime channels=runtime isa=avx512 unroll=4 store=st
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 14 "templates/gn_nchw.c.in"
+#line 21 "templates/gn_nchw.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx512.h"
+#include "gnk_half.h"
 
 /* Partial statistics of `len` contiguous values: mean, then squared
  * deviations, while the run sits in L1 (the runtime picks len <= 16 KiB).
@@ -13,66 +14,66 @@
  * (corrected two-pass algorithm), so the partial is accurate even when
  * |mean| >> std. 4 accumulators per pass hide the add latency. */
 static void stats_run(const float *p, int64_t len, gnk_partial *out) {
-#line 24 "templates/gn_nchw.c.in"
+#line 32 "templates/gn_nchw.c.in"
   vf s0 = v_zero();
-#line 24 "templates/gn_nchw.c.in"
+#line 32 "templates/gn_nchw.c.in"
   vf s1 = v_zero();
-#line 24 "templates/gn_nchw.c.in"
+#line 32 "templates/gn_nchw.c.in"
   vf s2 = v_zero();
-#line 24 "templates/gn_nchw.c.in"
+#line 32 "templates/gn_nchw.c.in"
   vf s3 = v_zero();
-#line 26 "templates/gn_nchw.c.in"
+#line 34 "templates/gn_nchw.c.in"
   int64_t i = 0;
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 29 "templates/gn_nchw.c.in"
+#line 37 "templates/gn_nchw.c.in"
     s0 = v_add(s0, v_load(p + i + 0 * GNK_VL));
-#line 29 "templates/gn_nchw.c.in"
+#line 37 "templates/gn_nchw.c.in"
     s1 = v_add(s1, v_load(p + i + 1 * GNK_VL));
-#line 29 "templates/gn_nchw.c.in"
+#line 37 "templates/gn_nchw.c.in"
     s2 = v_add(s2, v_load(p + i + 2 * GNK_VL));
-#line 29 "templates/gn_nchw.c.in"
+#line 37 "templates/gn_nchw.c.in"
     s3 = v_add(s3, v_load(p + i + 3 * GNK_VL));
-#line 31 "templates/gn_nchw.c.in"
+#line 39 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) s0 = v_add(s0, v_load(p + i));
   if (i < len) s0 = v_add(s0, v_load_tail(p + i, len - i));
-#line 35 "templates/gn_nchw.c.in"
+#line 43 "templates/gn_nchw.c.in"
   s0 = v_add(s0, s1);
-#line 35 "templates/gn_nchw.c.in"
+#line 43 "templates/gn_nchw.c.in"
   s0 = v_add(s0, s2);
-#line 35 "templates/gn_nchw.c.in"
+#line 43 "templates/gn_nchw.c.in"
   s0 = v_add(s0, s3);
-#line 37 "templates/gn_nchw.c.in"
+#line 45 "templates/gn_nchw.c.in"
   const float m = v_hsum(s0) / (float)len;
   const vf vm = v_set1(m);
-#line 40 "templates/gn_nchw.c.in"
+#line 48 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 40 "templates/gn_nchw.c.in"
+#line 48 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 40 "templates/gn_nchw.c.in"
+#line 48 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 40 "templates/gn_nchw.c.in"
+#line 48 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 42 "templates/gn_nchw.c.in"
+#line 50 "templates/gn_nchw.c.in"
   i = 0;
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 45 "templates/gn_nchw.c.in"
+#line 53 "templates/gn_nchw.c.in"
     const vf t0 = v_sub(v_load(p + i + 0 * GNK_VL), vm);
     d0 = v_add(d0, t0);
     q0 = v_fma(t0, t0, q0);
-#line 45 "templates/gn_nchw.c.in"
+#line 53 "templates/gn_nchw.c.in"
     const vf t1 = v_sub(v_load(p + i + 1 * GNK_VL), vm);
     d1 = v_add(d1, t1);
     q1 = v_fma(t1, t1, q1);
-#line 45 "templates/gn_nchw.c.in"
+#line 53 "templates/gn_nchw.c.in"
     const vf t2 = v_sub(v_load(p + i + 2 * GNK_VL), vm);
     d2 = v_add(d2, t2);
     q2 = v_fma(t2, t2, q2);
-#line 45 "templates/gn_nchw.c.in"
+#line 53 "templates/gn_nchw.c.in"
     const vf t3 = v_sub(v_load(p + i + 3 * GNK_VL), vm);
     d3 = v_add(d3, t3);
     q3 = v_fma(t3, t3, q3);
-#line 49 "templates/gn_nchw.c.in"
+#line 57 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf t = v_sub(v_load(p + i), vm);
@@ -84,22 +85,22 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
     d0 = v_add(d0, t);
     q0 = v_fma(t, t, q0);
   }
-#line 61 "templates/gn_nchw.c.in"
+#line 69 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 61 "templates/gn_nchw.c.in"
+#line 69 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 61 "templates/gn_nchw.c.in"
+#line 69 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 64 "templates/gn_nchw.c.in"
+#line 72 "templates/gn_nchw.c.in"
   const double dn = (double)len;
   double ds = (double)v_hsum(d0), q = (double)v_hsum(q0);
   if (q > 3.0e38 && m == m) { /* f32 squares overflowed (|x| ~ 1e18+): redo in double */
     ds = q = 0.0;
     for (int64_t j = 0; j < len; ++j) {
-      const double t = (double)p[j] - (double)m;
+      const double t = (double)(float)(p[j]) - (double)m;
       ds += t;
       q += t * t;
     }
@@ -111,31 +112,31 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
   out->count = dn;
 }
 
-#line 86 "templates/gn_nchw.c.in"
+#line 94 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 88 "templates/gn_nchw.c.in"
+#line 96 "templates/gn_nchw.c.in"
 static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift) {
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
   int64_t i = 0;
-#line 103 "templates/gn_nchw.c.in"
+#line 111 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 105 "templates/gn_nchw.c.in"
+#line 113 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 105 "templates/gn_nchw.c.in"
+#line 113 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 105 "templates/gn_nchw.c.in"
+#line 113 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 105 "templates/gn_nchw.c.in"
+#line 113 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 108 "templates/gn_nchw.c.in"
+#line 116 "templates/gn_nchw.c.in"
     v_store(y + i + 0 * GNK_VL, v_relu(z0));
-#line 108 "templates/gn_nchw.c.in"
+#line 116 "templates/gn_nchw.c.in"
     v_store(y + i + 1 * GNK_VL, v_relu(z1));
-#line 108 "templates/gn_nchw.c.in"
+#line 116 "templates/gn_nchw.c.in"
     v_store(y + i + 2 * GNK_VL, v_relu(z2));
-#line 108 "templates/gn_nchw.c.in"
+#line 116 "templates/gn_nchw.c.in"
     v_store(y + i + 3 * GNK_VL, v_relu(z3));
-#line 110 "templates/gn_nchw.c.in"
+#line 118 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -152,7 +153,7 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t ng = it / a->nchunk, start = (it % a->nchunk) * a->chunk;
     const int64_t len = gsize - start < a->chunk ? gsize - start : a->chunk;
-    stats_run(a->x + ng * gsize + start, len, &a->part[it]);
+    stats_run((const float *)a->x + ng * gsize + start, len, &a->part[it]);
   }
 }
 
@@ -162,8 +163,8 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const int64_t ng = it / a->nchunk, n = ng / G, g = ng % G;
     int64_t e = (it % a->nchunk) * a->chunk;
     const int64_t end = gsize - e < a->chunk ? gsize : e + a->chunk;
-    const float *x = a->x + ng * gsize;
-    float *y = a->y + ng * gsize;
+    const float *x = (const float *)a->x + ng * gsize;
+    float *y = (float *)a->y + ng * gsize;
     while (e < end) { /* the chunk may span several channels' rows */
       const int64_t cl = e / S, row_end = (cl + 1) * S < end ? (cl + 1) * S : end;
       const int64_t p = n * C + g * D + cl;
@@ -171,7 +172,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       e = row_end;
     }
   }
-#line 148 "templates/gn_nchw.c.in"
+#line 156 "templates/gn_nchw.c.in"
 }
 
 const gnk_kernel_fns gnk_f32_nchw_gnrelu_generic__avx512_u4 = {stats, apply};

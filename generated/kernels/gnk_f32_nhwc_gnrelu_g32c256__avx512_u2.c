@@ -1,11 +1,12 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nhwc.c.in
- *   Arguments: layout=nhwc act=relu groups=32 channels=256 isa=avx512 unroll=2 store=st
+ *   Arguments: dtype=f32 layout=nhwc act=relu groups=32 channels=256 isa=avx512 unroll=2 store=st
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 12 "templates/gn_nhwc.c.in"
+#line 18 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx512.h"
+#include "gnk_half.h"
 
 #define TILE GNK_NHWC_TILE_C
 
@@ -52,7 +53,7 @@ static inline void chan_final(const float *x, int64_t C, int64_t np, float m, fl
   if (q > 3.0e38f && m == m) {
     dd = qq = 0.0;
     for (int64_t p = 0; p < np; ++p) {
-      const double t = (double)x[p * C] - (double)m;
+      const double t = (double)(float)(x[p * C]) - (double)m;
       dd += t;
       qq += t * t;
     }
@@ -79,7 +80,7 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t C = 256LL, G = 32LL, D = C / G, S = a->s;
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
-  const float *xs = a->x + (n * S + p0) * C;
+  const float *xs = (const float *)a->x + (n * S + p0) * C;
   float cm[TILE], cd[TILE], cq[TILE];
   double cmean[TILE], cm2[TILE];
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
@@ -127,26 +128,26 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
-    const float *x = a->x + (n * S + p0) * C;
-    float *y = a->y + (n * S + p0) * C;
+    const float *x = (const float *)a->x + (n * S + p0) * C;
+    float *y = (float *)a->y + (n * S + p0) * C;
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int64_t j = 0;
     for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
-#line 141 "templates/gn_nhwc.c.in"
+#line 148 "templates/gn_nhwc.c.in"
       const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 141 "templates/gn_nhwc.c.in"
+#line 148 "templates/gn_nhwc.c.in"
       const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 143 "templates/gn_nhwc.c.in"
-      for (int64_t p = 0; p < np; ++p) {
-#line 145 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 145 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 148 "templates/gn_nhwc.c.in"
-        v_store(y + p * C + j + 0 * GNK_VL, v_relu(z0));
-#line 148 "templates/gn_nhwc.c.in"
-        v_store(y + p * C + j + 1 * GNK_VL, v_relu(z1));
 #line 150 "templates/gn_nhwc.c.in"
+      for (int64_t p = 0; p < np; ++p) {
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 155 "templates/gn_nhwc.c.in"
+        v_store(y + p * C + j + 0 * GNK_VL, v_relu(z0));
+#line 155 "templates/gn_nhwc.c.in"
+        v_store(y + p * C + j + 1 * GNK_VL, v_relu(z1));
+#line 157 "templates/gn_nhwc.c.in"
       }
     }
     for (; j < C; j += GNK_VL) {

@@ -15,8 +15,19 @@ __all__ = ["GnkError", "group_norm", "kernel_name", "run_kernel", "measure", "ex
 
 _LAYOUTS = {"nchw": L.Layout.NCHW, "nhwc": L.Layout.NHWC}
 _ACTS = {None: L.Act.NONE, "none": L.Act.NONE, "silu": L.Act.SILU, "relu": L.Act.RELU}
-_ISA_NAMES = {L.Isa.SCALAR: "scalar", L.Isa.AVX2: "avx2", L.Isa.AVX512: "avx512"}
+_ISA_NAMES = {L.Isa.SCALAR: "scalar", L.Isa.AVX2: "avx2", L.Isa.AVX512: "avx512",
+              L.Isa.AVX512_BF16: "avx512bf16"}
 _F32 = np.dtype(np.float32)
+try:  # numpy has no bfloat16; ml_dtypes provides it
+    import ml_dtypes as _ml_dtypes
+    _BF16 = np.dtype(_ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - ml_dtypes is in requirements.txt
+    _BF16 = None
+_F16 = np.dtype(np.float16)
+_NP_TO_GNK = {_F32: L.DType.F32, _F16: L.DType.F16}
+if _BF16 is not None:
+    _NP_TO_GNK[_BF16] = L.DType.BF16
+_GNK_TO_NP = {v: k for k, v in _NP_TO_GNK.items()}
 
 
 class GnkError(ValueError):
@@ -100,14 +111,15 @@ def _int_in(v, name, lo, hi, status):
     return v
 
 
-def _desc(shape, groups, layout, act, eps):
+def _desc(shape, groups, layout, act, eps, dtype=L.DType.F32, param_dtype=L.DType.F32):
     lay = _layout(layout)
     ac = _act(act)
     n, c, s = _dims(shape, lay)
     d = L.GnkDesc()
     L.lib().gnk_desc_init(ctypes.byref(d))
     d.layout = lay
-    d.dtype = L.DType.F32
+    d.dtype = dtype
+    d.param_dtype = param_dtype
     d.n, d.c, d.spatial = n, c, s
     d.groups = _int_in(groups, "groups", -2**63, 2**63 - 1, L.Status.ERR_SIZE_OVERFLOW)
     d.eps = float(eps)
@@ -147,22 +159,34 @@ class _Plan:
 
 
 def _check_dtype(dtype):
+    """The gnk dtype of a numpy dtype (float32, float16, ml_dtypes.bfloat16)."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt != _F32:
+    if dt not in _NP_TO_GNK:
         raise _error(L.Status.ERR_BAD_DTYPE,
                      f"unsupported dtype {dtype if dt is None else dt}; gnk supports "
-                     "float32 only")
+                     "float32, float16 and bfloat16 (ml_dtypes)")
+    return _NP_TO_GNK[dt]
 
 
-def _param(v, name, c):
-    """gamma/beta as a contiguous float32 vector of length c (or None)."""
+def _param_dtype(x_dtype, gamma, beta):
+    """gamma/beta stay in x's 16-bit dtype when both are given in it ("mixed"
+    parameters as PyTorch allows); otherwise they are passed as float32."""
+    given = [v for v in (gamma, beta) if v is not None]
+    if x_dtype != _F32 and given and all(
+            isinstance(v, np.ndarray) and v.dtype == x_dtype for v in given):
+        return x_dtype
+    return _F32
+
+
+def _param(v, name, c, dtype=_F32):
+    """gamma/beta as a contiguous vector of length c in `dtype` (or None)."""
     if v is None:
         return None
     try:
-        a = np.asarray(v, dtype=np.float32)
+        a = np.asarray(v, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise _error(L.Status.ERR_BAD_DTYPE,
                      f"{name} is not convertible to float32: {e}") from None
@@ -183,7 +207,8 @@ def _same_view(a, b):
 
 def group_norm(x, groups, gamma=None, beta=None, eps=1e-5, layout="nchw", act=None,
                out=None, threads=None, return_stats=False):
-    """GroupNorm of a float32 array (rank >= 2, any strides) with libgnk.
+    """GroupNorm of a float32, float16 or bfloat16 array (rank >= 2, any
+    strides) with libgnk; the result has x's dtype, statistics are f32.
 
     layout "nchw": channels on axis 1; "nhwc": channels on the last axis.
     act: None, "silu" or "relu". out: preallocated float32 array of x's shape
@@ -192,18 +217,20 @@ def group_norm(x, groups, gamma=None, beta=None, eps=1e-5, layout="nchw", act=No
     """
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
-    _check_dtype(x.dtype)
-    desc = _desc(x.shape, groups, layout, act, eps)
+    dt = _check_dtype(x.dtype)
+    xdt = x.dtype
+    pdt = _param_dtype(xdt, gamma, beta)
+    desc = _desc(x.shape, groups, layout, act, eps, dt, _NP_TO_GNK[pdt])
     c = desc.c
-    g = _param(gamma, "gamma", c)
-    b = _param(beta, "beta", c)
+    g = _param(gamma, "gamma", c, pdt)
+    b = _param(beta, "beta", c, pdt)
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise _error(L.Status.ERR_NULL_ARGUMENT,
                          f"out must be a numpy array, got {type(out).__name__}")
-        if out.dtype != _F32:
+        if out.dtype != xdt:
             raise _error(L.Status.ERR_BAD_DTYPE,
-                         f"out has dtype {out.dtype}; it must be float32")
+                         f"out has dtype {out.dtype}; it must be {xdt} like x")
         if out.shape != x.shape:
             raise _error(L.Status.ERR_NEGATIVE_SIZE,
                          f"out has shape {out.shape}; it must match x's shape {x.shape}")
@@ -214,14 +241,14 @@ def group_norm(x, groups, gamma=None, beta=None, eps=1e-5, layout="nchw", act=No
         xc = np.ascontiguousarray(x)
         copied = xc is not x and not np.may_share_memory(xc, x)
         if out is None:
-            y = xc if copied else np.empty(x.shape, _F32)  # a private copy: in place
+            y = xc if copied else np.empty(x.shape, xdt)  # a private copy: in place
             target = y
         elif out.flags.c_contiguous and (
                 _same_view(out, xc) or not np.may_share_memory(out, xc)):
             y = target = out
         else:  # non-contiguous or partially overlapping out: go through a temp
             y = out
-            target = xc if copied else np.empty(x.shape, _F32)
+            target = xc if copied else np.empty(x.shape, xdt)
         # gamma/beta must not alias the output being written.
         if g is not None and np.may_share_memory(g, target):
             g = g.copy()
@@ -245,23 +272,23 @@ def group_norm(x, groups, gamma=None, beta=None, eps=1e-5, layout="nchw", act=No
 def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
     """Run kernel `index` directly (gnk_kernel_run, one thread, no planner).
 
-    x is a float32 array (any strides) in the kernel's own layout; the
-    layout and activation come from the kernel's info. Returns y.
+    x is an array of the kernel's dtype (any strides) in the kernel's own
+    layout; the layout and activation come from the kernel's info. Returns y.
     """
     if not 0 <= index < L.lib().gnk_kernel_count():
         raise _error(L.Status.ERR_NO_KERNEL, f"no kernel with index {index}")
     info = _kernel_info(index)
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
-    _check_dtype(x.dtype)
-    desc = _desc(x.shape, groups, info["layout"], info["act"], eps)
+    dt = _check_dtype(x.dtype)
+    desc = _desc(x.shape, groups, info["layout"], info["act"], eps, dt)
     g = _param(gamma, "gamma", desc.c)
     b = _param(beta, "beta", desc.c)
     xc = np.ascontiguousarray(x)
-    y = np.empty(x.shape, _F32) if out is None else out
-    if y.dtype != _F32 or y.shape != x.shape or not y.flags.c_contiguous:
+    y = np.empty(x.shape, x.dtype) if out is None else out
+    if y.dtype != x.dtype or y.shape != x.shape or not y.flags.c_contiguous:
         raise _error(L.Status.ERR_BAD_DTYPE,
-                     "out must be a C-contiguous float32 array of x's shape")
+                     "out must be a C-contiguous array of x's dtype and shape")
     _check(L.lib().gnk_kernel_run(index, ctypes.byref(desc), _ptr(xc), _ptr(y),
                                   _ptr(g), _ptr(b)))
     return y
@@ -269,8 +296,10 @@ def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
 
 def kernel_name(shape, groups, layout="nchw", act=None, dtype="float32", eps=1e-5):
     """Name of the kernel the planner picks (GNK_ESTIMATE) for the problem."""
-    _check_dtype(dtype)
-    with _Plan(_desc(shape, groups, layout, act, eps), L.GNK_ESTIMATE) as plan:
+    if dtype == "bfloat16" and _BF16 is not None:
+        dtype = _BF16
+    dt = _check_dtype(dtype)
+    with _Plan(_desc(shape, groups, layout, act, eps, dt), L.GNK_ESTIMATE) as plan:
         return plan.kernel_name
 
 
@@ -320,7 +349,8 @@ def _kernel_info(i):
         "index": i,
         "name": _dec(info.name),
         "isa": _isa_name(info.isa),
-        "dtype": "float32" if info.dtype == L.DType.F32 else int(info.dtype),
+        "dtype": {L.DType.F32: "float32", L.DType.F16: "float16",
+                  L.DType.BF16: "bfloat16"}.get(info.dtype, int(info.dtype)),
         "layout": _enum_name(layouts, info.layout),
         "act": _enum_name(acts, info.act),
         "groups": int(info.groups),

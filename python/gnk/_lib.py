@@ -43,6 +43,8 @@ class Layout(enum.IntEnum):
 
 class DType(enum.IntEnum):
     F32 = 0
+    F16 = 1
+    BF16 = 2
 
 
 class Act(enum.IntEnum):
@@ -55,6 +57,7 @@ class Isa(enum.IntEnum):
     SCALAR = 0
     AVX2 = 1
     AVX512 = 2
+    AVX512_BF16 = 3
 
 
 GNK_ESTIMATE = 0x0
@@ -78,6 +81,7 @@ class GnkDesc(ctypes.Structure):
         ("eps", ctypes.c_double),
         ("act", _enum),
         ("flags", ctypes.c_uint),
+        ("param_dtype", _enum),
     ]
 
 

@@ -65,8 +65,12 @@ typedef enum gnk_layout {
   GNK_LAYOUT_NHWC = 1  /* channels-last: (N, spatial..., C) contiguous */
 } gnk_layout;
 
+/* Storage types of x and y. Statistics and arithmetic are always f32 (merged
+ * in f64); 16-bit values are never accumulated in their own type. */
 typedef enum gnk_dtype {
-  GNK_DTYPE_F32 = 0
+  GNK_DTYPE_F32 = 0,
+  GNK_DTYPE_F16 = 1,  /* IEEE binary16 */
+  GNK_DTYPE_BF16 = 2  /* bfloat16 */
 } gnk_dtype;
 
 typedef enum gnk_act {
@@ -78,7 +82,8 @@ typedef enum gnk_act {
 typedef enum gnk_isa {
   GNK_ISA_SCALAR = 0,
   GNK_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-  GNK_ISA_AVX512 = 2  /* AVX-512 F/BW/VL/DQ */
+  GNK_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ */
+  GNK_ISA_AVX512_BF16 = 3 /* AVX-512 + AVX512-BF16 conversions */
 } gnk_isa;
 
 /* Planning modes (gnk_plan_create's flags). */
@@ -99,6 +104,7 @@ typedef struct gnk_desc {
   double eps;
   gnk_act act;
   unsigned flags;  /* reserved, must be 0 */
+  gnk_dtype param_dtype; /* gamma/beta: GNK_DTYPE_F32 (default) or the same as dtype */
 } gnk_desc;
 
 /* A caller-supplied parallel-for: run task(task_ctx, i) for every i in
@@ -124,9 +130,10 @@ gnk_isa gnk_cpu_isa(void);         /* best ISA of this CPU, after GNK_MAX_ISA */
 const char *gnk_isa_name(gnk_isa isa);
 
 /* Descriptor. */
-void gnk_desc_init(gnk_desc *d); /* NCHW, f32, n=c=spatial=groups=1, eps=1e-5, no act */
+void gnk_desc_init(gnk_desc *d); /* NCHW, f32 (params f32), n=c=spatial=groups=1, eps=1e-5, no act */
 gnk_status gnk_desc_validate(const gnk_desc *d);
-/* "f32_nchw_silu_n2c320s4096g32_eps1e-05": the problem as one word. */
+/* "f32_nchw_silu_n2c320s4096g32_eps1e-05" (f16/bf16 with f32 params:
+ * "f16p32_..."): the problem as one word. */
 gnk_status gnk_desc_string(const gnk_desc *d, char *buf, size_t size);
 
 /* Plans. Plans are immutable after creation: gnk_execute may be called on one
@@ -141,11 +148,13 @@ const char *gnk_plan_source(const gnk_plan *plan);
 int gnk_plan_threads(const gnk_plan *plan);
 const gnk_desc *gnk_plan_desc(const gnk_plan *plan);
 
-gnk_status gnk_execute(const gnk_plan *plan, const float *x, float *y,
-                       const float *gamma, const float *beta);
-/* Same, also writing mean and rstd (each N*G floats, (n, g) order); either may be NULL. */
-gnk_status gnk_execute_stats(const gnk_plan *plan, const float *x, float *y,
-                             const float *gamma, const float *beta,
+/* x, y: elements of d.dtype; gamma, beta: C elements of d.param_dtype (or NULL). */
+gnk_status gnk_execute(const gnk_plan *plan, const void *x, void *y,
+                       const void *gamma, const void *beta);
+/* Same, also writing mean and rstd = 1/sqrt(var + eps) (each N*G floats,
+ * (n, g) order, always f32); either may be NULL. */
+gnk_status gnk_execute_stats(const gnk_plan *plan, const void *x, void *y,
+                             const void *gamma, const void *beta,
                              float *mean, float *rstd);
 
 /* Plan cache. */
@@ -181,8 +190,8 @@ const char *gnk_kernel_name(int index);
 gnk_status gnk_kernel_get_info(int index, gnk_kernel_info *info);
 /* Runs kernel `index` directly on problem d (threads = 1), bypassing the planner.
  * GNK_ERR_NO_KERNEL if that kernel cannot run d or this CPU lacks its ISA. */
-gnk_status gnk_kernel_run(int index, const gnk_desc *d, const float *x, float *y,
-                          const float *gamma, const float *beta);
+gnk_status gnk_kernel_run(int index, const gnk_desc *d, const void *x, void *y,
+                          const void *gamma, const void *beta);
 int gnk_kernel_supported(int index); /* 1 when this CPU (and GNK_MAX_ISA) allows it */
 
 #ifdef __cplusplus

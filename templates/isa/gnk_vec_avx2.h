@@ -59,4 +59,39 @@ static inline vf v_silu(vf z) {
   rc = v_fma(rc, _mm256_fnmadd_ps(d, rc, v_set1(1.0f)), rc);
   return _mm256_mul_ps(z, rc);
 }
+
+/* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
+typedef uint16_t gnk_f16_t;
+typedef uint16_t gnk_bf16_t;
+/* AVX2 has no 16-bit masked load/store: tails go through a small buffer. */
+static inline __m128i v_ld16_tail_(const uint16_t *p, int64_t n) {
+  uint16_t t[8] = {0};
+  for (int64_t i = 0; i < n; ++i) t[i] = p[i];
+  return _mm_loadu_si128((const __m128i *)t);
+}
+static inline void v_st16_tail_(uint16_t *p, __m128i h, int64_t n) {
+  uint16_t t[8];
+  _mm_storeu_si128((__m128i *)t, h);
+  for (int64_t i = 0; i < n; ++i) p[i] = t[i];
+}
+static inline vf v_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline vf v_load_tail_f16(const uint16_t *p, int64_t n) { return _mm256_cvtph_ps(v_ld16_tail_(p, n)); }
+static inline __m128i v_to_f16_(vf v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline void v_store_f16(uint16_t *p, vf v) { _mm_storeu_si128((__m128i *)p, v_to_f16_(v)); }
+static inline void v_store_tail_f16(uint16_t *p, vf v, int64_t n) { v_st16_tail_(p, v_to_f16_(v), n); }
+static inline vf v_from_bf16_(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+static inline vf v_load_bf16(const uint16_t *p) { return v_from_bf16_(_mm_loadu_si128((const __m128i *)p)); }
+static inline vf v_load_tail_bf16(const uint16_t *p, int64_t n) { return v_from_bf16_(v_ld16_tail_(p, n)); }
+static inline __m128i v_to_bf16_(vf v) {
+  const __m256i b = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  const __m256i qnan = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+  r = _mm256_blendv_epi8(r, qnan, nan);
+  const __m256i packed = _mm256_packus_epi32(r, r); /* values fit in 16 bits: no saturation */
+  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+}
+static inline void v_store_bf16(uint16_t *p, vf v) { _mm_storeu_si128((__m128i *)p, v_to_bf16_(v)); }
+static inline void v_store_tail_bf16(uint16_t *p, vf v, int64_t n) { v_st16_tail_(p, v_to_bf16_(v), n); }
 #endif

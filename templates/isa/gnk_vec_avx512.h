@@ -49,7 +49,8 @@ static inline vf v_relu(vf z) {
  * first (beyond that sigmoid is 0 or 1 in f32); a NaN z stays NaN through
  * the final multiply. 16 vector ops: the fused SiLU is compute-bound. */
 static inline vf v_silu(vf z) {
-  vf zc = _mm512_min_ps(_mm512_max_ps(z, v_set1(-88.0f)), v_set1(88.0f));
+  /* vrangeps 0x02: sign(z) * min(|z|, 88): the clamp in one instruction. */
+  vf zc = _mm512_range_ps(z, v_set1(88.0f), 0x02);
   vf k = _mm512_roundscale_ps(_mm512_mul_ps(zc, v_set1(-1.44269504088896341f)),
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   vf r = v_fma(k, v_set1(0.693147180559945f), zc);
@@ -64,4 +65,34 @@ static inline vf v_silu(vf z) {
   rc = v_fma(rc, _mm512_fnmadd_ps(d, rc, v_set1(1.0f)), rc); /* one Newton step */
   return _mm512_mul_ps(z, rc);
 }
+
+/* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
+typedef uint16_t gnk_f16_t;
+typedef uint16_t gnk_bf16_t;
+static inline vf v_load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline vf v_load_tail_f16(const uint16_t *p, int64_t n) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(v_mask_(n), p));
+}
+static inline __m256i v_to_f16_(vf v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline void v_store_f16(uint16_t *p, vf v) { _mm256_storeu_si256((__m256i *)p, v_to_f16_(v)); }
+static inline void v_store_tail_f16(uint16_t *p, vf v, int64_t n) { _mm256_mask_storeu_epi16(p, v_mask_(n), v_to_f16_(v)); }
+static inline vf v_from_bf16_(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+static inline vf v_load_bf16(const uint16_t *p) { return v_from_bf16_(_mm256_loadu_si256((const __m256i *)p)); }
+static inline vf v_load_tail_bf16(const uint16_t *p, int64_t n) { return v_from_bf16_(_mm256_maskz_loadu_epi16(v_mask_(n), p)); }
+#ifdef __AVX512BF16__
+/* AVX512-BF16: one instruction, round to nearest even, NaN stays NaN. */
+static inline __m256i v_to_bf16_(vf v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+#else
+/* Plain-integer path: add 0x7fff + lsb (round to nearest even), keep NaNs quiet. */
+static inline __m256i v_to_bf16_(vf v) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+  return _mm512_cvtepi32_epi16(r);
+}
+#endif
+static inline void v_store_bf16(uint16_t *p, vf v) { _mm256_storeu_si256((__m256i *)p, v_to_bf16_(v)); }
+static inline void v_store_tail_bf16(uint16_t *p, vf v, int64_t n) { _mm256_mask_storeu_epi16(p, v_mask_(n), v_to_bf16_(v)); }
 #endif

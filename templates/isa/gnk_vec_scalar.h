@@ -27,4 +27,17 @@ static inline vf v_sub_tail(vf x, vf m, int64_t n) { return n > 0 ? x - m : 0.0f
 static inline float v_hsum(vf v) { return v; }
 static inline vf v_relu(vf z) { return z > 0.0f || z != z ? z : 0.0f; }
 static inline vf v_silu(vf z) { return z / (1.0f + expf(-z)); }
+
+/* ---- 16-bit storage (portable bit manipulation; round to nearest even) ---- */
+typedef uint16_t gnk_f16_t;
+typedef uint16_t gnk_bf16_t;
+#include "gnk_half.h"
+static inline vf v_load_f16(const uint16_t *p) { return gnk_f16_to_f32(*p); }
+static inline vf v_load_tail_f16(const uint16_t *p, int64_t n) { return n > 0 ? gnk_f16_to_f32(*p) : 0.0f; }
+static inline void v_store_f16(uint16_t *p, vf v) { *p = gnk_f32_to_f16(v); }
+static inline void v_store_tail_f16(uint16_t *p, vf v, int64_t n) { if (n > 0) *p = gnk_f32_to_f16(v); }
+static inline vf v_load_bf16(const uint16_t *p) { return gnk_bf16_to_f32(*p); }
+static inline vf v_load_tail_bf16(const uint16_t *p, int64_t n) { return n > 0 ? gnk_bf16_to_f32(*p) : 0.0f; }
+static inline void v_store_bf16(uint16_t *p, vf v) { *p = gnk_f32_to_bf16(v); }
+static inline void v_store_tail_bf16(uint16_t *p, vf v, int64_t n) { if (n > 0) *p = gnk_f32_to_bf16(v); }
 #endif

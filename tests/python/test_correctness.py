@@ -2,6 +2,7 @@
 
 import zlib
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -142,6 +143,10 @@ def _kernel_problems(info):
     return out
 
 
+# (relative, absolute) against float64 on the inputs as rounded to the dtype.
+TOLERANCE = {"float32": (1e-5, 1e-5), "float16": (5e-3, 1e-3), "bfloat16": (2e-2, 1e-2)}
+
+
 def test_every_supported_kernel_vs_reference():
     ks = [k for k in gnk.kernels() if k["supported"]]
     assert ks, "no kernel is supported on this CPU"
@@ -149,7 +154,9 @@ def test_every_supported_kernel_vs_reference():
     for k in ks:
         for shape, G in _kernel_problems(k):
             rng = _rng("kernel", k["name"], shape)
-            x = (rng.standard_normal(shape) * 2 - 1).astype(np.float32)
+            dt = {"float32": np.float32, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16}[k["dtype"]]
+            rtol, atol = TOLERANCE[k["dtype"]]
+            x = (rng.standard_normal(shape) * 2 - 1).astype(dt)
             C = shape[1] if k["layout"] == "nchw" else shape[-1]
             gamma = rng.standard_normal(C).astype(np.float32)
             beta = rng.standard_normal(C).astype(np.float32)
@@ -158,8 +165,9 @@ def test_every_supported_kernel_vs_reference():
             except gnk.GnkError as e:
                 failures.append(f"{k['name']} on {shape} g{G}: {e.status}: {e}")
                 continue
+            assert y.dtype == x.dtype
             ref = ref_group_norm(x, G, gamma, beta, 1e-5, k["layout"], k["act"])
-            err = np.abs(y - ref) - (1e-5 + 1e-5 * np.abs(ref))
+            err = np.abs(y.astype(np.float64) - ref) - (atol + rtol * np.abs(ref))
             if not np.all(err <= 0):
                 failures.append(f"{k['name']} on {shape} g{G}: max excess {np.nanmax(err)}")
     assert not failures, "\n".join(failures)

@@ -28,7 +28,7 @@ for i, (shape, G, layout, act) in enumerate(PROBLEMS):
 np.savez(out, **res)
 """
 
-ORDER = ["scalar", "avx2", "avx512"]
+ORDER = ["scalar", "avx2", "avx512", "avx512bf16"]
 
 
 @pytest.mark.parametrize("cap", ORDER)

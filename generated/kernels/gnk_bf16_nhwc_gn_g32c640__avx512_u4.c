@@ -1,0 +1,176 @@
+/* Auto-generated file. Do not edit!
+ *   Generator: gen/gnk_gen.lua
+ *   Template:  templates/gn_nhwc.c.in
+ *   Arguments: dtype=bf16 layout=nhwc act=none groups=32 channels=640 isa=avx512 unroll=4 store=st
+ * Regenerate with `make gen`; `make check-gen` verifies this file. */
+#line 18 "templates/gn_nhwc.c.in"
+#include "gnk_kernel_abi.h"
+#include "isa/gnk_vec_avx512.h"
+#include "gnk_half.h"
+
+#define TILE GNK_NHWC_TILE_C
+
+/* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
+static inline void chan_pass1(const uint16_t *x, int64_t C, int64_t np, int64_t w, float *cm) {
+  vf s = v_zero();
+  if (w == GNK_VL) for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load_bf16(x + p * C));
+  else for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load_tail_bf16(x + p * C, w));
+  const vf mean = v_mul(s, v_set1(1.0f / (float)np));
+  if (w == GNK_VL) v_store(cm, mean); else v_store_tail(cm, mean, w);
+}
+
+/* Per-channel deviation sums (d) and squared deviations (q) from cm. */
+static inline void chan_pass2(const uint16_t *x, int64_t C, int64_t np, int64_t w,
+                              const float *cm, float *cd, float *cq) {
+  vf d = v_zero(), q = v_zero();
+  if (w == GNK_VL) {
+    const vf m = v_load(cm);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf t = v_sub(v_load_bf16(x + p * C), m);
+      d = v_add(d, t);
+      q = v_fma(t, t, q);
+    }
+    v_store(cd, d);
+    v_store(cq, q);
+  } else {
+    const vf m = v_load_tail(cm, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf t = v_sub_tail(v_load_tail_bf16(x + p * C, w), m, w);
+      d = v_add(d, t);
+      q = v_fma(t, t, q);
+    }
+    v_store_tail(cd, d, w);
+    v_store_tail(cq, q, w);
+  }
+}
+
+/* A channel's corrected mean and M2 from its pass sums (in double). When the
+ * f32 squares overflowed (|x| ~ 1e18 and beyond) the channel is redone in
+ * double straight from x. */
+static inline void chan_final(const uint16_t *x, int64_t C, int64_t np, float m, float d, float q,
+                              double *mean, double *m2) {
+  double dd = (double)d, qq = (double)q;
+  if (q > 3.0e38f && m == m) {
+    dd = qq = 0.0;
+    for (int64_t p = 0; p < np; ++p) {
+      const double t = (double)gnk_bf16_to_f32(x[p * C]) - (double)m;
+      dd += t;
+      qq += t * t;
+    }
+  }
+  *mean = (double)m + dd / (double)np;
+  *m2 = qq - dd * dd / (double)np;
+  if (*m2 < 0.0) *m2 = 0.0; /* rounding only; a NaN stays NaN */
+}
+
+/* Chan's merge of (cnt, mean, m2) into *t (in double). */
+static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
+  const double n = t->count + cnt, delta = mean - t->mean;
+  t->mean += delta * (cnt / n);
+  t->m2 += m2 + delta * delta * (t->count * cnt / n);
+  t->count = n;
+}
+
+/* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
+ * most TILE: per channel a corrected two-pass mean/M2 over the np rows (the
+ * item sits in L1/L2), then each group's channels are combined exactly
+ * (equal counts: the group mean is the mean of channel means, M2 adds the
+ * spread of channel means) and merged into the group's partial. */
+static void stats_item(const gnk_kargs *a, int64_t it) {
+  const int64_t C = 640LL, G = 32LL, D = C / G, S = a->s;
+  const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  const uint16_t *xs = (const uint16_t *)a->x + (n * S + p0) * C;
+  float cm[TILE], cd[TILE], cq[TILE];
+  double cmean[TILE], cm2[TILE];
+  for (int64_t c0 = 0; c0 < C; c0 += TILE) {
+    const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
+    for (int64_t j = 0; j < tc; j += GNK_VL) {
+      const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+      chan_pass1(xs + c0 + j, C, np, w, cm + j);
+      chan_pass2(xs + c0 + j, C, np, w, cm + j, cd + j, cq + j);
+    }
+    for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
+      const int64_t cs = g * D > c0 ? g * D : c0;
+      const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      const double dnp = (double)np;
+      double sm = 0.0, m2 = 0.0;
+      for (int64_t c = cs; c < ce; ++c) {
+        chan_final(xs + c, C, np, cm[c - c0], cd[c - c0], cq[c - c0], &cmean[c - cs], &cm2[c - cs]);
+        sm += cmean[c - cs];
+      }
+      const double gm = sm / (double)(ce - cs);
+      for (int64_t c = cs; c < ce; ++c) {
+        const double dc = cmean[c - cs] - gm;
+        m2 += cm2[c - cs] + dnp * dc * dc;
+      }
+      gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+      const double cnt = dnp * (double)(ce - cs);
+      if (cs == g * D) {
+        t->mean = gm;
+        t->m2 = m2;
+        t->count = cnt;
+      } else {
+        merge_into(t, cnt, gm, m2);
+      }
+    }
+  }
+}
+
+static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
+}
+
+/* y = act((x - sub[c]) * scale[c] + shift[c]): 4 channel vectors at a time,
+ * their parameters held in registers while walking the item's rows. */
+static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  const int64_t C = 640LL, S = a->s;
+  for (int64_t it = item0; it < item1; ++it) {
+    const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
+    const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+    const uint16_t *x = (const uint16_t *)a->x + (n * S + p0) * C;
+    uint16_t *y = (uint16_t *)a->y + (n * S + p0) * C;
+    const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 148 "templates/gn_nhwc.c.in"
+      const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 148 "templates/gn_nhwc.c.in"
+      const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 148 "templates/gn_nhwc.c.in"
+      const vf s2 = v_load(sub + j + 2 * GNK_VL), k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
+#line 148 "templates/gn_nhwc.c.in"
+      const vf s3 = v_load(sub + j + 3 * GNK_VL), k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
+#line 150 "templates/gn_nhwc.c.in"
+      for (int64_t p = 0; p < np; ++p) {
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load_bf16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load_bf16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load_bf16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
+#line 152 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load_bf16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
+#line 155 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + p * C + j + 0 * GNK_VL, z0);
+#line 155 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + p * C + j + 1 * GNK_VL, z1);
+#line 155 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + p * C + j + 2 * GNK_VL, z2);
+#line 155 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + p * C + j + 3 * GNK_VL, z3);
+#line 157 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf s = v_load_tail(sub + j, w), k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+      for (int64_t p = 0; p < np; ++p) {
+        const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * C + j, w), s), k, h);
+        v_store_tail_bf16(y + p * C + j, z, w);
+      }
+    }
+  }
+}
+
+const gnk_kernel_fns gnk_bf16_nhwc_gn_g32c640__avx512_u4 = {stats, apply};

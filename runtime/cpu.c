@@ -94,6 +94,7 @@ const char *gnk_isa_name(gnk_isa isa) {
   case GNK_ISA_AVX2: return "avx2";
   case GNK_ISA_AVX512: return "avx512";
   case GNK_ISA_AVX512_BF16: return "avx512bf16";
+  case GNK_ISA_NEON: return "neon";
   }
   return "unknown";
 }

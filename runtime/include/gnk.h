@@ -76,14 +76,17 @@ typedef enum gnk_dtype {
 typedef enum gnk_act {
   GNK_ACT_NONE = 0,
   GNK_ACT_SILU = 1, /* y = z * sigmoid(z) after the affine (z) */
-  GNK_ACT_RELU = 2  /* y = max(z, 0) */
+  GNK_ACT_RELU = 2, /* y = max(z, 0) */
+  GNK_ACT_GELU_ERF = 3,  /* y = z * (1 + erf(z / sqrt 2)) / 2 (general path) */
+  GNK_ACT_GELU_TANH = 4  /* tanh approximation of GELU (general path) */
 } gnk_act;
 
 typedef enum gnk_isa {
   GNK_ISA_SCALAR = 0,
   GNK_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
   GNK_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ */
-  GNK_ISA_AVX512_BF16 = 3 /* AVX-512 + AVX512-BF16 conversions */
+  GNK_ISA_AVX512_BF16 = 3, /* AVX-512 + AVX512-BF16 conversions */
+  GNK_ISA_NEON = 4          /* AArch64 Advanced SIMD (only on aarch64 builds) */
 } gnk_isa;
 
 /* Planning modes (gnk_plan_create's flags). */
@@ -157,6 +160,11 @@ gnk_status gnk_execute_stats(const gnk_plan *plan, const void *x, void *y,
                              const void *gamma, const void *beta,
                              float *mean, float *rstd);
 
+/* One-shot convenience for servers: looks up (or makes, GNK_ESTIMATE or
+ * wisdom) the cached decision for d and runs it with GNK_NUM_THREADS threads.
+ * After the first call for a problem it allocates nothing. */
+gnk_status gnk_group_norm(const gnk_desc *d, const void *x, void *y, const void *gamma, const void *beta);
+
 /* Plan cache. */
 size_t gnk_plan_cache_size(void);
 void gnk_plan_cache_clear(void);
@@ -193,6 +201,54 @@ gnk_status gnk_kernel_get_info(int index, gnk_kernel_info *info);
 gnk_status gnk_kernel_run(int index, const gnk_desc *d, const void *x, void *y,
                           const void *gamma, const void *beta);
 int gnk_kernel_supported(int index); /* 1 when this CPU (and GNK_MAX_ISA) allows it */
+
+/* ---- General GroupNorm: every framework's options ----
+ * Tensor of any rank >= 2 (axis 0 = batch), channel axis anywhere, contiguous
+ * or interleaved grouping, a chosen subset of reduced axes, per-channel or
+ * per-group affine, frequency-weight masks, either variance algorithm, GELU.
+ * Problems that are plain channels-first / channels-last GroupNorm run on
+ * the generated kernels; the rest on a general (slower, still exact) kernel.
+ * The plan it returns is executed with gnk_general_execute. */
+typedef enum gnk_grouping {
+  GNK_GROUPING_CONTIGUOUS = 0, /* channel c in group c / (C/G) (PyTorch, Keras, ONNX) */
+  GNK_GROUPING_INTERLEAVED = 1 /* channel c in group c % G (MLX default) */
+} gnk_grouping;
+typedef enum gnk_affine {
+  GNK_AFFINE_PER_CHANNEL = 0, /* gamma, beta have C elements */
+  GNK_AFFINE_PER_GROUP = 1    /* gamma, beta have G elements (ONNX opset 18) */
+} gnk_affine;
+typedef enum gnk_variance {
+  GNK_VARIANCE_ACCURATE = 0, /* two-pass quality (default) */
+  GNK_VARIANCE_SUMSQ = 1     /* E[x^2] - mean^2, unclamped (tf.contrib mean_close_to_zero, ONNX body) */
+} gnk_variance;
+#define GNK_MAX_RANK 8
+#define GNK_AXIS_ONE_BASED 1u /* flags: a positive channel_axis counts from 1 (R); 0 is an error */
+
+typedef struct gnk_general_desc {
+  gnk_dtype dtype, param_dtype;
+  int rank;                      /* 2..GNK_MAX_RANK */
+  int64_t shape[GNK_MAX_RANK];
+  int channel_axis;              /* 1..rank-1, or negative from the end (-1 = last) */
+  int64_t groups;                /* > 0, or -1 for one group per channel */
+  gnk_grouping grouping;
+  unsigned reduce_axes;          /* bit i: axis i is reduced; 0 = every axis but batch and channel */
+  gnk_affine affine;
+  gnk_variance variance;
+  double eps;
+  gnk_act act;
+  int has_mask;                  /* execute takes frequency weights of x's shape; 0/0 := 0 */
+  unsigned flags;                /* 0 or GNK_AXIS_ONE_BASED */
+} gnk_general_desc;
+
+void gnk_general_desc_init(gnk_general_desc *d); /* f32, rank 4 (1,1,1,1), axis 1, groups 1, eps 1e-5 */
+gnk_status gnk_general_plan_create(gnk_plan **plan, const gnk_general_desc *d, const gnk_plan_options *opt);
+/* mean/rstd: one value per statistics set, in row-major order of
+ * (batch, every axis neither reduced nor the channel axis, group); may be NULL.
+ * gamma/beta/mask may be NULL (ones / zeros / all weights 1). */
+gnk_status gnk_general_execute(const gnk_plan *plan, const void *x, void *y, const void *gamma,
+                               const void *beta, const void *mask, float *mean, float *rstd);
+/* Number of statistics sets (length of mean/rstd) of a general plan. */
+int64_t gnk_general_stats_count(const gnk_plan *plan);
 
 #ifdef __cplusplus
 }

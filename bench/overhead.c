@@ -1,0 +1,53 @@
+/* bench/overhead.c: what a call costs above the kernel, on tiny problems.
+ *   run:   the kernel through the runtime's executor with a prebuilt
+ *          configuration (no lookup, no validation): the baseline;
+ *   plan:  gnk_execute on a plan (validation of pointers + executor);
+ *   oneshot: gnk_group_norm (descriptor validation + plan-cache lookup + executor).
+ * Median of many batches of 1000 calls, single thread. */
+#include "gnk_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int cmp(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+#define BATCH 1000
+#define ROUNDS 101
+
+int main(void) {
+  const int64_t shapes[][3] = {{1, 8, 1}, {1, 32, 16}, {2, 64, 64}}; /* n, c, spatial; groups = c/4 */
+  printf("%-16s %10s %10s %10s %12s %12s\n", "problem", "run_ns", "plan_ns", "oneshot_ns", "plan-run", "oneshot-run");
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; ++k) {
+    gnk_desc d;
+    gnk_desc_init(&d);
+    d.n = shapes[k][0]; d.c = shapes[k][1]; d.spatial = shapes[k][2]; d.groups = d.c / 4; d.act = GNK_ACT_SILU;
+    const size_t count = (size_t)(d.n * d.c * d.spatial);
+    float *x = calloc(count, sizeof *x), *y = calloc(count, sizeof *y);
+    for (size_t i = 0; i < count; ++i) x[i] = (float)(i % 7) - 3.0f;
+    gnk_plan *plan;
+    if (gnk_plan_create(&plan, &d, GNK_ESTIMATE) != GNK_OK) { fprintf(stderr, "%s\n", gnk_last_error()); return 1; }
+    const gnk_exec_cfg cfg = {gnk_registry_get(gnk_registry_find(gnk_plan_kernel_name(plan))), GNK_SPLIT_UNITS, 1, NULL, NULL};
+    double t[3][ROUNDS];
+    for (int r = 0; r < ROUNDS; ++r) { /* interleaved so drift hits all three alike */
+      double t0 = gnk_now_ns();
+      for (int i = 0; i < BATCH; ++i) gnk_run(&cfg, &d, x, y, NULL, NULL, NULL, NULL);
+      double t1 = gnk_now_ns();
+      for (int i = 0; i < BATCH; ++i) gnk_execute(plan, x, y, NULL, NULL);
+      double t2 = gnk_now_ns();
+      for (int i = 0; i < BATCH; ++i) gnk_group_norm(&d, x, y, NULL, NULL);
+      double t3 = gnk_now_ns();
+      t[0][r] = (t1 - t0) / BATCH; t[1][r] = (t2 - t1) / BATCH; t[2][r] = (t3 - t2) / BATCH;
+    }
+    for (int j = 0; j < 3; ++j) qsort(t[j], ROUNDS, sizeof(double), cmp);
+    char name[64];
+    snprintf(name, sizeof name, "%lldx%lldx%lld", (long long)d.n, (long long)d.c, (long long)d.spatial);
+    const double run = t[0][ROUNDS / 2], pl = t[1][ROUNDS / 2], one = t[2][ROUNDS / 2];
+    printf("%-16s %10.1f %10.1f %10.1f %12.1f %12.1f\n", name, run, pl, one, pl - run, one - run);
+    gnk_plan_destroy(plan);
+    free(x); free(y);
+  }
+  return 0;
+}

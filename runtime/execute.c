@@ -11,11 +11,11 @@
 
 /* Chunk sizes: functions of the problem only (never of threads), so every
  * split computes the same partials. NCHW: 4096 values (16 KiB, L1-resident
- * for the second pass). NHWC: at least 64 rows so the per-chunk fold of
+ * for the second pass). NHWC: at least 128 rows (and 32Ki values) so the per-chunk fold of
  * channel statistics into groups stays small next to the data. */
 #define NCHW_CHUNK 4096
-#define NHWC_MIN_ROWS 64
-#define NHWC_CHUNK_VALUES 16384
+#define NHWC_MIN_ROWS 128
+#define NHWC_CHUNK_VALUES 32768
 
 const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : "phases"; }
 

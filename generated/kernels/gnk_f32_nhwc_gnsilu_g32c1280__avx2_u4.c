@@ -10,6 +10,82 @@
 
 #define TILE GNK_NHWC_TILE_C
 
+/* 4 full channel vectors at once: 4 independent add chains, so the walk
+ * down the rows is not bound by the add latency. Pass 1 gives the channel
+ * means, pass 2 (from L1) the deviation and squared-deviation sums. */
+static inline void chan_block(const float *x, int64_t C, int64_t np, float *cm, float *cd, float *cq) {
+#line 29 "templates/gn_nhwc.c.in"
+  vf s0 = v_zero();
+#line 29 "templates/gn_nhwc.c.in"
+  vf s1 = v_zero();
+#line 29 "templates/gn_nhwc.c.in"
+  vf s2 = v_zero();
+#line 29 "templates/gn_nhwc.c.in"
+  vf s3 = v_zero();
+#line 31 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p) {
+#line 33 "templates/gn_nhwc.c.in"
+    s0 = v_add(s0, v_load(x + p * C + 0 * GNK_VL));
+#line 33 "templates/gn_nhwc.c.in"
+    s1 = v_add(s1, v_load(x + p * C + 1 * GNK_VL));
+#line 33 "templates/gn_nhwc.c.in"
+    s2 = v_add(s2, v_load(x + p * C + 2 * GNK_VL));
+#line 33 "templates/gn_nhwc.c.in"
+    s3 = v_add(s3, v_load(x + p * C + 3 * GNK_VL));
+#line 35 "templates/gn_nhwc.c.in"
+  }
+  const vf inv = v_set1(1.0f / (float)np);
+#line 38 "templates/gn_nhwc.c.in"
+  const vf m0 = v_mul(s0, inv);
+  v_store(cm + 0 * GNK_VL, m0);
+  vf d0 = v_zero(), q0 = v_zero();
+#line 38 "templates/gn_nhwc.c.in"
+  const vf m1 = v_mul(s1, inv);
+  v_store(cm + 1 * GNK_VL, m1);
+  vf d1 = v_zero(), q1 = v_zero();
+#line 38 "templates/gn_nhwc.c.in"
+  const vf m2 = v_mul(s2, inv);
+  v_store(cm + 2 * GNK_VL, m2);
+  vf d2 = v_zero(), q2 = v_zero();
+#line 38 "templates/gn_nhwc.c.in"
+  const vf m3 = v_mul(s3, inv);
+  v_store(cm + 3 * GNK_VL, m3);
+  vf d3 = v_zero(), q3 = v_zero();
+#line 42 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p) {
+#line 44 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + p * C + 0 * GNK_VL), m0);
+    d0 = v_add(d0, t0);
+    q0 = v_fma(t0, t0, q0);
+#line 44 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + p * C + 1 * GNK_VL), m1);
+    d1 = v_add(d1, t1);
+    q1 = v_fma(t1, t1, q1);
+#line 44 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + p * C + 2 * GNK_VL), m2);
+    d2 = v_add(d2, t2);
+    q2 = v_fma(t2, t2, q2);
+#line 44 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + p * C + 3 * GNK_VL), m3);
+    d3 = v_add(d3, t3);
+    q3 = v_fma(t3, t3, q3);
+#line 48 "templates/gn_nhwc.c.in"
+  }
+#line 50 "templates/gn_nhwc.c.in"
+  v_store(cd + 0 * GNK_VL, d0);
+  v_store(cq + 0 * GNK_VL, q0);
+#line 50 "templates/gn_nhwc.c.in"
+  v_store(cd + 1 * GNK_VL, d1);
+  v_store(cq + 1 * GNK_VL, q1);
+#line 50 "templates/gn_nhwc.c.in"
+  v_store(cd + 2 * GNK_VL, d2);
+  v_store(cq + 2 * GNK_VL, q2);
+#line 50 "templates/gn_nhwc.c.in"
+  v_store(cd + 3 * GNK_VL, d3);
+  v_store(cq + 3 * GNK_VL, q3);
+#line 53 "templates/gn_nhwc.c.in"
+}
+
 /* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
 static inline void chan_pass1(const float *x, int64_t C, int64_t np, int64_t w, float *cm) {
   vf s = v_zero();
@@ -85,7 +161,9 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   double cmean[TILE], cm2[TILE];
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
-    for (int64_t j = 0; j < tc; j += GNK_VL) {
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= tc; j += 4 * GNK_VL) chan_block(xs + c0 + j, C, np, cm + j, cd + j, cq + j);
+    for (; j < tc; j += GNK_VL) {
       const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
       chan_pass1(xs + c0 + j, C, np, w, cm + j);
       chan_pass2(xs + c0 + j, C, np, w, cm + j, cd + j, cq + j);
@@ -133,33 +211,33 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int64_t j = 0;
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 148 "templates/gn_nhwc.c.in"
+#line 181 "templates/gn_nhwc.c.in"
       const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 148 "templates/gn_nhwc.c.in"
+#line 181 "templates/gn_nhwc.c.in"
       const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 148 "templates/gn_nhwc.c.in"
+#line 181 "templates/gn_nhwc.c.in"
       const vf s2 = v_load(sub + j + 2 * GNK_VL), k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 148 "templates/gn_nhwc.c.in"
+#line 181 "templates/gn_nhwc.c.in"
       const vf s3 = v_load(sub + j + 3 * GNK_VL), k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 150 "templates/gn_nhwc.c.in"
+#line 183 "templates/gn_nhwc.c.in"
       for (int64_t p = 0; p < np; ++p) {
-#line 152 "templates/gn_nhwc.c.in"
+#line 185 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 152 "templates/gn_nhwc.c.in"
+#line 185 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 152 "templates/gn_nhwc.c.in"
+#line 185 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 152 "templates/gn_nhwc.c.in"
+#line 185 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 155 "templates/gn_nhwc.c.in"
+#line 188 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 155 "templates/gn_nhwc.c.in"
+#line 188 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 155 "templates/gn_nhwc.c.in"
+#line 188 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 155 "templates/gn_nhwc.c.in"
+#line 188 "templates/gn_nhwc.c.in"
         v_store(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 157 "templates/gn_nhwc.c.in"
+#line 190 "templates/gn_nhwc.c.in"
       }
     }
     for (; j < C; j += GNK_VL) {

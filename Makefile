@@ -126,5 +126,12 @@ test: | build/.deps
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-python
 
+# ---------------------------------------------------------------- benchmark
+# Side-by-side benchmark (memcpy roof, gnk, gnk generic, PyTorch, oneDNN,
+# ONNX Runtime); installs the peers into .venv on first use. Options pass
+# through: SPECS=a.spec,b.spec LAYOUT=nchw|nhwc|both THREADS=1,2 REPS=N CLOCK=wall|cpu
+bench: lib venv
+	$(MAKE) --no-print-directory -f bench/bench.mk bench
+
 clean:
 	rm -rf build

@@ -10,6 +10,7 @@ CC := clang
 LUA := lua5.4
 PY := .venv/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 APT_PACKAGES := clang lua5.4 libcriterion-dev pkg-config python3-venv python3-pip make
 GEN_SPECS := specs/sd15_unet.spec specs/sd15_vae_decoder.spec specs/resnet50_gn.spec
@@ -25,13 +26,15 @@ OBJ := build/obj
 
 # Kernel sources per ISA, each with its own ISA_FLAGS (generated).
 include generated/kernels.mk
+# AArch64 (NEON) cross build, tested under qemu-user: lib-aarch64, test-neon.
+include mk/neon.mk
 
 RUNTIME_SRC := $(sort $(wildcard runtime/*.c))
 KERNEL_SRC := $(GNK_KERNEL_SRC)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-asan test-python bench clean
+.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-asan test-python test-parity test-neon bench clean
 all: lib build/gnk-run
 
 # ---------------------------------------------------------------- install
@@ -88,7 +91,8 @@ build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h
 SPEC ?=
 LAYOUT ?= nchw
 THREADS ?= 1
-run: build/gnk-run
+run: | build/.deps
+	$(MAKE) --no-print-directory -j$(NPROC) build/gnk-run
 	./build/gnk-run --layout $(LAYOUT) --threads $(THREADS) $(SPEC)
 
 # ---------------------------------------------------------------- tests
@@ -108,7 +112,7 @@ test-c: build/test-gnk
 # The whole C suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-asan: | build/.deps
-	$(MAKE) --no-print-directory OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/asan/test-gnk
+	$(MAKE) --no-print-directory -j$(NPROC) OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/asan/test-gnk
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test-gnk --jobs 2
 
 build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
@@ -116,15 +120,22 @@ build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h $(RUNTIME_OBJ) $(KERNEL_OBJ
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) $(RUNTIME_OBJ) $(KERNEL_OBJ) $(CRITERION_LIBS) $(LDLIBS)
 
 test-python: build/libgnk.so .venv/.stamp
-	PYTHONPATH=python $(PY) -m pytest -q tests/python
+	PYTHONPATH=python $(PY) -m pytest -q tests/python --ignore=tests/python/parity
+
+# Framework parity against the real packages (torch, keras 3 + jax, tf-keras,
+# mlx, onnxruntime + onnx reference): installed into .venv by mk/parity.mk.
+include mk/parity.mk
+test-parity: build/libgnk.so
 
 test: | build/.deps
 	$(MAKE) --no-print-directory check-gen
 	$(MAKE) --no-print-directory test-gen
-	$(MAKE) --no-print-directory lib build/gnk-run
+	$(MAKE) --no-print-directory -j$(NPROC) lib build/gnk-run build/test-gnk
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-parity
+	$(MAKE) --no-print-directory test-neon
 
 # ---------------------------------------------------------------- benchmark
 # Side-by-side benchmark (memcpy roof, gnk, gnk generic, PyTorch, oneDNN,

@@ -48,6 +48,14 @@ if not out_dir or #spec_paths == 0 then die("usage: gnk_gen.lua --out DIR [--def
 local isa_by_name = {}
 for i, isa in ipairs(ISAS) do isa.order = i; isa_by_name[isa.name] = isa end
 
+-- Target architectures: a kernel of an ISA with arch "x86" or "aarch64" is
+-- compiled and listed only by builds for that architecture ("any": by all).
+local ARCH_GUARD = { x86 = "defined(__x86_64__) || defined(__i386__)", aarch64 = "defined(__aarch64__)" }
+for _, isa in ipairs(ISAS) do
+  isa.arch = isa.arch or "any"
+  if isa.arch ~= "any" and not ARCH_GUARD[isa.arch] then die("isa " .. isa.name .. ": unknown arch " .. isa.arch) end
+end
+
 -- Variant list: a kernel is data.
 local kernels, seen = {}, {}
 local function add_kernel(k)
@@ -99,7 +107,7 @@ for _, path in ipairs(spec_paths) do
             end
           end
           -- streaming-store variant (f32 channels-first): pays off once y leaves the cache
-          if dtype == "f32" then
+          if dtype == "f32" and isa.stream ~= false then
             add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
                          groups = p.groups, channels = p.c, store = "nt" })
           end
@@ -173,23 +181,42 @@ end
 local HEADER = "/* Auto-generated file. Do not edit! Generator: " .. GENERATOR .. " */\n"
 
 -- The kernel list.
+local function count_arch(arch)
+  local n = 0
+  for _, k in ipairs(kernels) do if k.isa_t.arch == "any" or k.isa_t.arch == arch then n = n + 1 end end
+  return n
+end
 do
   local lines = { HEADER,
     "/* GNK_KERNEL(name, isa, dtype, layout, act, groups, channels, unroll)",
     " * groups = channels = 0 marks a generic kernel (both read at run time).",
-    " * " .. #kernels .. " kernels. */" }
+    " * Kernels of an architecture-specific ISA sit inside #if blocks, so a",
+    " * build sees exactly the kernels it compiles (x86: scalar + x86 ISAs;",
+    " * aarch64: scalar + neon; any other target: scalar).",
+    string.format(" * %d kernels (x86 builds: %d, aarch64 builds: %d). */", #kernels, count_arch("x86"), count_arch("aarch64")) }
+  local open_arch = "any"
   for _, k in ipairs(kernels) do
+    local arch = k.isa_t.arch
+    if arch ~= open_arch then
+      if open_arch ~= "any" then lines[#lines + 1] = "#endif" end
+      if arch ~= "any" then lines[#lines + 1] = "#if " .. ARCH_GUARD[arch] end
+      open_arch = arch
+    end
     lines[#lines + 1] = string.format("GNK_KERNEL(%s, %s, %s, GNK_LAYOUT_%s, %s, %d, %d, %d)",
       k.name, k.isa_t.enum, DTYPE_ENUM[k.dtype], k.layout:upper(), ACT_ENUM[k.act], k.groups or 0, k.channels or 0, k.unroll)
   end
+  if open_arch ~= "any" then lines[#lines + 1] = "#endif" end
   write_if_changed(out_dir .. "/gnk_kernels.inc", table.concat(lines, "\n") .. "\n")
 end
 
 -- Per-ISA source lists and compile flags, included by the Makefile (which
 -- defines $(OBJ), the object directory, before including this file).
+-- GNK_KERNEL_SRC: what the native (x86-64) build compiles (scalar + x86 ISAs);
+-- GNK_KERNEL_SRC_AARCH64: what an aarch64 build compiles (scalar + neon);
+-- GNK_ISA_FLAGS_<ISA>: each ISA's flags, for builds with another object directory.
 do
   local lines = { "# Auto-generated file. Do not edit! Generator: " .. GENERATOR }
-  local all = {}
+  local all, aarch64 = {}, {}
   for _, isa in ipairs(ISAS) do
     local files = {}
     for _, k in ipairs(kernels) do
@@ -197,10 +224,13 @@ do
     end
     local var = "GNK_KERNELS_" .. isa.name:upper()
     lines[#lines + 1] = string.format("%s := \\\n  %s", var, table.concat(files, " \\\n  "))
+    lines[#lines + 1] = string.format("GNK_ISA_FLAGS_%s := %s", isa.name:upper(), isa.cflags)
     lines[#lines + 1] = string.format("$(%s:%%.c=$(OBJ)/%%.o): ISA_FLAGS := %s", var, isa.cflags)
-    all[#all + 1] = "$(" .. var .. ")"
+    if isa.arch == "any" or isa.arch == "x86" then all[#all + 1] = "$(" .. var .. ")" end
+    if isa.arch == "any" or isa.arch == "aarch64" then aarch64[#aarch64 + 1] = "$(" .. var .. ")" end
   end
   lines[#lines + 1] = "GNK_KERNEL_SRC := " .. table.concat(all, " ")
+  lines[#lines + 1] = "GNK_KERNEL_SRC_AARCH64 := " .. table.concat(aarch64, " ")
   write_if_changed(out_dir .. "/kernels.mk", table.concat(lines, "\n") .. "\n")
 end
 

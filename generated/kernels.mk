@@ -18,6 +18,7 @@ GNK_KERNELS_SCALAR := \
   generated/kernels/gnk_bf16_nhwc_gn_generic__scalar_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_generic__scalar_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_generic__scalar_u4.c
+GNK_ISA_FLAGS_SCALAR := 
 $(GNK_KERNELS_SCALAR:%.c=$(OBJ)/%.o): ISA_FLAGS := 
 GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nchw_gn_generic__avx2_u4.c \
@@ -218,6 +219,7 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c256__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c512__avx2_u4.c
+GNK_ISA_FLAGS_AVX2 := -mavx2 -mfma -mf16c
 $(GNK_KERNELS_AVX2:%.c=$(OBJ)/%.o): ISA_FLAGS := -mavx2 -mfma -mf16c
 GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nchw_gn_generic__avx512_u4.c \
@@ -418,6 +420,7 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c256__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c512__avx512_u4.c
+GNK_ISA_FLAGS_AVX512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 $(GNK_KERNELS_AVX512:%.c=$(OBJ)/%.o): ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 GNK_KERNELS_AVX512BF16 := \
   generated/kernels/gnk_bf16_nchw_gn_generic__avx512bf16_u4.c \
@@ -466,5 +469,148 @@ GNK_KERNELS_AVX512BF16 := \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c256__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c512__avx512bf16_u4.c
+GNK_ISA_FLAGS_AVX512BF16 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx512bf16
 $(GNK_KERNELS_AVX512BF16:%.c=$(OBJ)/%.o): ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx512bf16
+GNK_KERNELS_NEON := \
+  generated/kernels/gnk_f32_nchw_gn_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nchw_gnrelu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nchw_gnrelu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnrelu_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnrelu_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c320__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c640__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c1024__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c1280__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gn_g32c2048__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnrelu_generic__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnrelu_g32c64__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnrelu_g32c256__neon_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnrelu_g32c512__neon_u4.c
+GNK_ISA_FLAGS_NEON := 
+$(GNK_KERNELS_NEON:%.c=$(OBJ)/%.o): ISA_FLAGS := 
 GNK_KERNEL_SRC := $(GNK_KERNELS_SCALAR) $(GNK_KERNELS_AVX2) $(GNK_KERNELS_AVX512) $(GNK_KERNELS_AVX512BF16)
+GNK_KERNEL_SRC_AARCH64 := $(GNK_KERNELS_SCALAR) $(GNK_KERNELS_NEON)

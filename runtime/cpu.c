@@ -1,5 +1,6 @@
-/* cpu.c: what this CPU can run (cpuid + the OS's saved vector state) and the
- * environment variables that steer the library (read once, thread-safely). */
+/* cpu.c: what this CPU can run (x86: cpuid + the OS's saved vector state;
+ * aarch64: the kernel's hwcaps) and the environment variables that steer the
+ * library (read once, thread-safely). */
 #include "gnk_internal.h"
 
 #include <pthread.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
 #endif
 
 static gnk_isa native_isa = GNK_ISA_SCALAR, capped_isa = GNK_ISA_SCALAR;
@@ -51,8 +54,58 @@ static void detect(void) {
   snprintf(signature, sizeof signature, "%s family=%u model=%u isa=%s%s", vendor, family, model,
            gnk_isa_name(native_isa), f16c ? "+f16c" : "");
 }
+#elif defined(__aarch64__)
+/* Linux hwcap bits (asm/hwcap.h), spelled out so that no kernel header is needed. */
+#define GNK_HWCAP_FP (1ul << 0)
+#define GNK_HWCAP_ASIMD (1ul << 1)
+#define GNK_HWCAP_FPHP (1ul << 9)
+#define GNK_HWCAP_ASIMDHP (1ul << 10)
+#define GNK_HWCAP_ASIMDDP (1ul << 20)
+#define GNK_HWCAP_SVE (1ul << 22)
+/* MIDR_EL1 (implementer, part, revision) as Linux exposes it, or 0. */
+static unsigned long long read_midr(void) {
+  unsigned long long midr = 0;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1", "r");
+  if (f) {
+    if (fscanf(f, "%llx", &midr) != 1) midr = 0;
+    fclose(f);
+  }
+  return midr;
+}
+
+static void detect(void) {
+#if defined(__linux__)
+  const unsigned long hw = getauxval(AT_HWCAP);
+#else
+  const unsigned long hw = GNK_HWCAP_FP | GNK_HWCAP_ASIMD; /* Advanced SIMD is part of AArch64 */
+#endif
+  if (hw & GNK_HWCAP_ASIMD) native_isa = GNK_ISA_NEON;
+  snprintf(signature, sizeof signature, "aarch64 midr=0x%llx isa=%s%s%s%s%s", read_midr(), gnk_isa_name(native_isa),
+           (hw & GNK_HWCAP_FPHP) ? "+fphp" : "", (hw & GNK_HWCAP_ASIMDHP) ? "+asimdhp" : "",
+           (hw & GNK_HWCAP_ASIMDDP) ? "+asimddp" : "", (hw & GNK_HWCAP_SVE) ? "+sve" : "");
+}
 #else
 static void detect(void) { snprintf(signature, sizeof signature, "unknown isa=scalar"); }
+#endif
+
+/* GNK_MAX_ISA: the names this architecture's ISAs go by. */
+static int parse_isa(const char *s, gnk_isa *out) {
+  if (!strcmp(s, "scalar")) { *out = GNK_ISA_SCALAR; return 1; }
+#if defined(__x86_64__) || defined(__i386__)
+  if (!strcmp(s, "avx2")) { *out = GNK_ISA_AVX2; return 1; }
+  if (!strcmp(s, "avx512")) { *out = GNK_ISA_AVX512; return 1; }
+  if (!strcmp(s, "avx512bf16")) { *out = GNK_ISA_AVX512_BF16; return 1; }
+#elif defined(__aarch64__)
+  if (!strcmp(s, "neon")) { *out = GNK_ISA_NEON; return 1; }
+#endif
+  return 0;
+}
+#if defined(__x86_64__) || defined(__i386__)
+#define GNK_ISA_NAMES "scalar|avx2|avx512|avx512bf16"
+#elif defined(__aarch64__)
+#define GNK_ISA_NAMES "scalar|neon"
+#else
+#define GNK_ISA_NAMES "scalar"
 #endif
 
 static void init(void) {
@@ -61,11 +114,8 @@ static void init(void) {
   const char *cap = getenv("GNK_MAX_ISA");
   if (cap && *cap) {
     gnk_isa want = native_isa;
-    if (!strcmp(cap, "scalar")) want = GNK_ISA_SCALAR;
-    else if (!strcmp(cap, "avx2")) want = GNK_ISA_AVX2;
-    else if (!strcmp(cap, "avx512")) want = GNK_ISA_AVX512;
-    else if (!strcmp(cap, "avx512bf16")) want = GNK_ISA_AVX512_BF16;
-    else fprintf(stderr, "gnk: GNK_MAX_ISA=%s not understood (scalar|avx2|avx512|avx512bf16); ignored\n", cap);
+    if (!parse_isa(cap, &want))
+      fprintf(stderr, "gnk: GNK_MAX_ISA=%s not understood (" GNK_ISA_NAMES "); ignored\n", cap);
     if (want < capped_isa) capped_isa = want;
   }
   const char *v = getenv("GNK_VERBOSE");

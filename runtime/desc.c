@@ -44,6 +44,9 @@ const char *gnk_status_string(gnk_status s) {
       [GNK_ERR_WISDOM_CPU] = "GNK_ERR_WISDOM_CPU",
       [GNK_ERR_WISDOM_KERNELS] = "GNK_ERR_WISDOM_KERNELS",
       [GNK_ERR_OVERLAP] = "GNK_ERR_OVERLAP",
+      [GNK_ERR_BAD_RANK] = "GNK_ERR_BAD_RANK",
+      [GNK_ERR_BAD_AXIS] = "GNK_ERR_BAD_AXIS",
+      [GNK_ERR_BAD_OPTION] = "GNK_ERR_BAD_OPTION",
   };
   if ((int)s < 0 || s >= GNK_STATUS_COUNT_) return "GNK_ERR_UNKNOWN_STATUS";
   return names[s];
@@ -62,7 +65,8 @@ void gnk_desc_init(gnk_desc *d) {
 
 static const char *layout_name(gnk_layout l) { return l == GNK_LAYOUT_NHWC ? "nhwc" : "nchw"; }
 static const char *act_name(gnk_act a) {
-  return a == GNK_ACT_SILU ? "silu" : a == GNK_ACT_RELU ? "relu" : "none";
+  return a == GNK_ACT_SILU ? "silu" : a == GNK_ACT_RELU ? "relu" : a == GNK_ACT_GELU_ERF ? "gelu" :
+         a == GNK_ACT_GELU_TANH ? "gelutanh" : "none";
 }
 
 gnk_status gnk_desc_validate(const gnk_desc *d) {
@@ -73,8 +77,9 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
     return gnk_fail(GNK_ERR_BAD_DTYPE, "unknown dtype %d (expected GNK_DTYPE_F32, GNK_DTYPE_F16 or GNK_DTYPE_BF16)", (int)d->dtype);
   if (d->param_dtype != GNK_DTYPE_F32 && d->param_dtype != d->dtype)
     return gnk_fail(GNK_ERR_BAD_DTYPE, "param_dtype %d: gamma/beta must be f32 or the input dtype", (int)d->param_dtype);
-  if (d->act != GNK_ACT_NONE && d->act != GNK_ACT_SILU && d->act != GNK_ACT_RELU)
-    return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU or GNK_ACT_RELU)", (int)d->act);
+  if (d->act != GNK_ACT_NONE && d->act != GNK_ACT_SILU && d->act != GNK_ACT_RELU && d->act != GNK_ACT_GELU_ERF &&
+      d->act != GNK_ACT_GELU_TANH) /* GELU runs on the general kernel */
+    return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU, GNK_ACT_RELU, GNK_ACT_GELU_ERF or GNK_ACT_GELU_TANH)", (int)d->act);
   if (d->n < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "n (%lld) is negative", (long long)d->n);
   if (d->c < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "channels (%lld) is negative", (long long)d->c);
   if (d->spatial < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "spatial size (%lld) is negative", (long long)d->spatial);

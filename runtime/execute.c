@@ -11,11 +11,14 @@
 
 /* Chunk sizes: functions of the problem only (never of threads), so every
  * split computes the same partials. NCHW: 4096 values (16 KiB, L1-resident
- * for the second pass). NHWC: at least 128 rows (and 32Ki values) so the per-chunk fold of
- * channel statistics into groups stays small next to the data. */
+ * for the second pass). NHWC: 128..512 rows: at least 128 so that the
+ * per-chunk fold of channel statistics into groups stays small next to the
+ * data, at most 512 because each channel's rows are summed in one f32 lane
+ * (a longer chain lets the f32 mean drift by more than a small std). */
 #define NCHW_CHUNK 4096
 #define NHWC_MIN_ROWS 128
-#define NHWC_CHUNK_VALUES 32768
+#define NHWC_MAX_ROWS 512
+#define NHWC_CHUNK_VALUES 8192
 
 const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : "phases"; }
 
@@ -92,9 +95,18 @@ static void merge_group(const run *r, int64_t ng) {
   for (int64_t c = g * r->D; c < (g + 1) * r->D; ++c) {
     const double scale = rstd * (r->gamma ? param(r, r->gamma, c) : 1.0);
     const double beta = r->beta ? param(r, r->beta, c) : 0.0;
-    ps[n * a->c + c] = sub;
     pk[n * a->c + c] = (float)scale;
-    ph[n * a->c + c] = (float)(beta - lo * scale);
+    if (m2 > 0.0 && fabs(mean * scale) <= 1.0) {
+      /* |mean| is within about one std: folding it into shift, y = x*scale +
+       * (beta - mean*scale), loses at most an ulp of O(1) — and saves the
+       * kernels a subtraction per element (they test sub == 0). A constant
+       * group (m2 == 0) is never folded: its output must be exactly beta. */
+      ps[n * a->c + c] = 0.0f;
+      ph[n * a->c + c] = (float)(beta - mean * scale);
+    } else {
+      ps[n * a->c + c] = sub;
+      ph[n * a->c + c] = (float)(beta - lo * scale);
+    }
   }
 }
 
@@ -183,6 +195,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   } else {
     int64_t rows = (NHWC_CHUNK_VALUES + C - 1) / C;
     if (rows < NHWC_MIN_ROWS) rows = NHWC_MIN_ROWS;
+    if (rows > NHWC_MAX_ROWS) rows = NHWC_MAX_ROWS;
     if (rows > S) rows = S;
     a->chunk = rows;
     a->nchunk = (S + rows - 1) / rows;

@@ -60,6 +60,24 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
 int gnk_wisdom_lookup(const char *key, int *kernel, gnk_split *split, double *ns);
 void gnk_wisdom_record(const char *key, int kernel, gnk_split split, double ns);
 
+/* ---- general GroupNorm (general.c) ---- */
+/* A validated, resolved general problem (see gnk.h "General GroupNorm"). */
+typedef struct gnk_general gnk_general;
+/* The general problem of a plain descriptor (for acts only it has: GELU). */
+gnk_status gnk_general_from_desc(gnk_general **out, const gnk_desc *d);
+/* Runs g with cfg's threads / parallel_for (cfg->kernel unused). */
+gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const void *x, void *y,
+                           const void *gamma, const void *beta, const void *mask, float *mean, float *rstd);
+const char *gnk_general_name(const gnk_general *g);
+int64_t gnk_general_count(const gnk_general *g); /* statistics sets */
+void gnk_general_free(gnk_general *g);
+/* planner.c: wraps g (ownership passes, freed on failure) in a plan; `approx`
+ * is what gnk_plan_desc reports. */
+gnk_status gnk_plan_wrap_general(gnk_plan **plan, gnk_general *g, const gnk_desc *approx,
+                                 const gnk_plan_options *o);
+/* NULL for a fast plan; else its problem, and *cfg its threads / parallel_for. */
+const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg);
+
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);
 const char *gnk_dtype_name(gnk_dtype t);

@@ -12,9 +12,10 @@
 
 struct gnk_plan {
   gnk_desc desc;
-  gnk_exec_cfg cfg;
+  gnk_exec_cfg cfg; /* cfg.kernel is NULL for a general plan */
   const char *source;
   double ns; /* measured time of the choice, 0 if not measured */
+  gnk_general *general; /* general.c's problem, or NULL for a fast plan */
 };
 
 typedef struct decision {
@@ -263,6 +264,11 @@ gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan
     return gnk_fail(GNK_ERR_BAD_FLAGS, "plan flags 0x%x: expected GNK_ESTIMATE, GNK_MEASURE or GNK_WISDOM_ONLY, optionally | GNK_NO_CACHE", o->flags);
   if (o->threads < 0 || o->threads > GNK_MAX_THREADS)
     return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
+  if (d->act == GNK_ACT_GELU_ERF || d->act == GNK_ACT_GELU_TANH) { /* only the general kernel has GELU */
+    gnk_general *g = NULL;
+    st = gnk_general_from_desc(&g, d);
+    return st != GNK_OK ? st : gnk_plan_wrap_general(plan, g, d, o);
+  }
   const int threads = o->threads ? o->threads : gnk_default_threads();
   decision dec;
   const double t0 = gnk_now_ns();
@@ -291,6 +297,13 @@ gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan
 gnk_status gnk_group_norm(const gnk_desc *d, const void *x, void *y, const void *gamma, const void *beta) {
   gnk_status st = gnk_desc_validate(d);
   if (st != GNK_OK) return st;
+  if (d->act == GNK_ACT_GELU_ERF || d->act == GNK_ACT_GELU_TANH) { /* the general kernel's */
+    gnk_plan *p = NULL;
+    st = gnk_plan_create(&p, d, GNK_ESTIMATE);
+    if (st == GNK_OK) st = gnk_execute(p, x, y, gamma, beta);
+    gnk_plan_destroy(p);
+    return st;
+  }
   const int threads = gnk_default_threads();
   decision dec;
   st = decide_cached(d, GNK_ESTIMATE, threads, NULL, &dec);
@@ -299,8 +312,40 @@ gnk_status gnk_group_norm(const gnk_desc *d, const void *x, void *y, const void 
   return gnk_run(&cfg, d, x, y, gamma, beta, NULL, NULL);
 }
 
-void gnk_plan_destroy(gnk_plan *plan) { free(plan); }
-const char *gnk_plan_kernel_name(const gnk_plan *p) { return p ? p->cfg.kernel->info.name : NULL; }
+gnk_status gnk_plan_wrap_general(gnk_plan **plan, gnk_general *g, const gnk_desc *approx,
+                                 const gnk_plan_options *o) {
+  *plan = NULL;
+  if (o->threads < 0 || o->threads > GNK_MAX_THREADS) {
+    gnk_general_free(g);
+    return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
+  }
+  gnk_plan *p = calloc(1, sizeof *p);
+  if (!p) {
+    gnk_general_free(g);
+    return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a plan");
+  }
+  p->desc = *approx;
+  p->cfg = (gnk_exec_cfg){NULL, GNK_SPLIT_UNITS, o->threads ? o->threads : gnk_default_threads(), o->parallel_for,
+                          o->parallel_for_ctx};
+  p->source = "general";
+  p->general = g;
+  if (gnk_verbose()) fprintf(stderr, "gnk: plan threads=%d -> %s [general]\n", p->cfg.threads, gnk_general_name(g));
+  *plan = p;
+  return GNK_OK;
+}
+
+const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg) {
+  if (cfg) *cfg = p ? &p->cfg : NULL;
+  return p ? p->general : NULL;
+}
+
+void gnk_plan_destroy(gnk_plan *plan) {
+  if (plan) gnk_general_free(plan->general);
+  free(plan);
+}
+const char *gnk_plan_kernel_name(const gnk_plan *p) {
+  return !p ? NULL : p->general ? gnk_general_name(p->general) : p->cfg.kernel->info.name;
+}
 const char *gnk_plan_source(const gnk_plan *p) { return p ? p->source : NULL; }
 int gnk_plan_threads(const gnk_plan *p) { return p ? p->cfg.threads : 0; }
 const gnk_desc *gnk_plan_desc(const gnk_plan *p) { return p ? &p->desc : NULL; }
@@ -308,6 +353,7 @@ const gnk_desc *gnk_plan_desc(const gnk_plan *p) { return p ? &p->desc : NULL; }
 gnk_status gnk_execute_stats(const gnk_plan *p, const void *x, void *y, const void *gamma, const void *beta,
                              float *mean, float *rstd) {
   if (!p) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan is NULL");
+  if (p->general) return gnk_general_run(p->general, &p->cfg, x, y, gamma, beta, NULL, mean, rstd);
   return gnk_run(&p->cfg, &p->desc, x, y, gamma, beta, mean, rstd);
 }
 

@@ -12,6 +12,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+/* A spin-wait hint to the core (and to its SMT sibling). */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 typedef struct job {
   gnk_task_fn task;
   void *ctx;
@@ -54,7 +65,7 @@ static void *worker_main(void *arg) {
      * machine a longer spin steals the core the caller needs. */
     const double spin_until = gnk_now_ns() + 5e4;
     while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen && gnk_now_ns() < spin_until) {
-      for (int k = 0; k < 64; ++k) __builtin_ia32_pause();
+      for (int k = 0; k < 64; ++k) cpu_relax();
     }
     if (g == seen) {
       pthread_mutex_lock(&wake_lock);

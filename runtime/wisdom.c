@@ -129,7 +129,7 @@ gnk_status gnk_wisdom_export_string(char **out) {
   size_t n = copy ? t.n : 0;
   pthread_mutex_unlock(&lock);
   if (t.n && !copy) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory to export wisdom");
-  qsort(copy, n, sizeof *copy, by_key);
+  if (n > 1) qsort(copy, n, sizeof *copy, by_key); /* copy is NULL when n == 0 */
   bprintf(&b, "gnk-wisdom 1\nversion %s\ncpu %s\nkernels %016" PRIx64 "\n", GNK_VERSION_STRING, gnk_cpu_signature(),
           gnk_registry_digest());
   for (size_t i = 0; i < n; ++i)

@@ -6,8 +6,9 @@ import os
 import threading
 from pathlib import Path
 
-__all__ = ["Status", "Layout", "DType", "Act", "Isa", "GNK_ESTIMATE", "GNK_MEASURE",
-           "GNK_WISDOM_ONLY", "GNK_NO_CACHE", "GNK_MAX_THREADS", "GnkDesc",
+__all__ = ["Status", "Layout", "DType", "Act", "Isa", "Grouping", "Affine", "Variance",
+           "GNK_ESTIMATE", "GNK_MEASURE", "GNK_WISDOM_ONLY", "GNK_NO_CACHE", "GNK_MAX_THREADS",
+           "GNK_MAX_RANK", "GNK_AXIS_ONE_BASED", "GNK_REDUCE_AXES_EXACT", "GnkDesc", "GnkGeneralDesc",
            "GnkPlanOptions", "GnkKernelInfo", "library_path", "lib"]
 
 
@@ -34,6 +35,9 @@ class Status(enum.IntEnum):
     ERR_WISDOM_CPU = 18
     ERR_WISDOM_KERNELS = 19
     ERR_OVERLAP = 20
+    ERR_BAD_RANK = 21
+    ERR_BAD_AXIS = 22
+    ERR_BAD_OPTION = 23
 
 
 class Layout(enum.IntEnum):
@@ -51,6 +55,8 @@ class Act(enum.IntEnum):
     NONE = 0
     SILU = 1
     RELU = 2
+    GELU_ERF = 3
+    GELU_TANH = 4
 
 
 class Isa(enum.IntEnum):
@@ -60,6 +66,24 @@ class Isa(enum.IntEnum):
     AVX512_BF16 = 3
 
 
+class Grouping(enum.IntEnum):
+    CONTIGUOUS = 0
+    INTERLEAVED = 1
+
+
+class Affine(enum.IntEnum):
+    PER_CHANNEL = 0
+    PER_GROUP = 1
+
+
+class Variance(enum.IntEnum):
+    ACCURATE = 0
+    SUMSQ = 1
+
+
+GNK_MAX_RANK = 8
+GNK_AXIS_ONE_BASED = 0x1
+GNK_REDUCE_AXES_EXACT = 0x2
 GNK_ESTIMATE = 0x0
 GNK_MEASURE = 0x1
 GNK_WISDOM_ONLY = 0x2
@@ -82,6 +106,25 @@ class GnkDesc(ctypes.Structure):
         ("act", _enum),
         ("flags", ctypes.c_uint),
         ("param_dtype", _enum),
+    ]
+
+
+class GnkGeneralDesc(ctypes.Structure):
+    _fields_ = [
+        ("dtype", _enum),
+        ("param_dtype", _enum),
+        ("rank", ctypes.c_int),
+        ("shape", ctypes.c_int64 * GNK_MAX_RANK),
+        ("channel_axis", ctypes.c_int),
+        ("groups", ctypes.c_int64),
+        ("grouping", _enum),
+        ("reduce_axes", ctypes.c_uint),
+        ("affine", _enum),
+        ("variance", _enum),
+        ("eps", ctypes.c_double),
+        ("act", _enum),
+        ("has_mask", ctypes.c_int),
+        ("flags", ctypes.c_uint),
     ]
 
 
@@ -150,6 +193,11 @@ _PROTOTYPES = {
     "gnk_kernel_get_info": (_st, [_c.c_int, _c.POINTER(GnkKernelInfo)]),
     "gnk_kernel_run": (_st, [_c.c_int, _c.POINTER(GnkDesc), _vp, _vp, _vp, _vp]),
     "gnk_kernel_supported": (_c.c_int, [_c.c_int]),
+    "gnk_general_desc_init": (None, [_c.POINTER(GnkGeneralDesc)]),
+    "gnk_general_plan_create": (_st, [_c.POINTER(_vp), _c.POINTER(GnkGeneralDesc),
+                                      _c.POINTER(GnkPlanOptions)]),
+    "gnk_general_execute": (_st, [_vp, _vp, _vp, _vp, _vp, _vp, _vp, _vp]),
+    "gnk_general_stats_count": (_c.c_int64, [_vp]),
 }
 
 

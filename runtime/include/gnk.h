@@ -57,6 +57,11 @@ typedef enum gnk_status {
   GNK_ERR_WISDOM_CPU,          /* wisdom made on another CPU */
   GNK_ERR_WISDOM_KERNELS,      /* wisdom made for another kernel list */
   GNK_ERR_OVERLAP,             /* x and y overlap without being identical */
+  GNK_ERR_BAD_RANK,            /* general desc: rank < 2 or > GNK_MAX_RANK */
+  GNK_ERR_BAD_AXIS,            /* general desc: channel or reduction axis out of range, on the batch
+                                  axis, or reduction axes overlapping the channel axis */
+  GNK_ERR_BAD_OPTION,          /* general desc: unknown grouping/affine/variance/has_mask value, or a
+                                  mask given to a plan made without has_mask */
   GNK_STATUS_COUNT_
 } gnk_status;
 
@@ -208,7 +213,25 @@ int gnk_kernel_supported(int index); /* 1 when this CPU (and GNK_MAX_ISA) allows
  * per-group affine, frequency-weight masks, either variance algorithm, GELU.
  * Problems that are plain channels-first / channels-last GroupNorm run on
  * the generated kernels; the rest on a general (slower, still exact) kernel.
- * The plan it returns is executed with gnk_general_execute. */
+ * The plan it returns is executed with gnk_general_execute.
+ *
+ * The tensor is dense row-major (C order) of `shape`. Statistics sets: one per
+ * (sample, position on every axis that is neither reduced nor the channel
+ * axis, group); each set covers the group's C/G channels times every reduced
+ * axis. With a mask w (x's shape, always f32): W = sum w, mean = sum(w x) / W,
+ * var = sum(w (x - mean)^2) / W, and 0/0 := 0 (a fully masked set has
+ * mean = var = 0); masked positions are still normalized. Then
+ *   rstd = 1 / sqrt(var + eps)       (no clamp: a negative SUMSQ var gives NaN)
+ *   y = act((x - mean) * rstd * gamma + beta)
+ * Statistics are accumulated in double (two passes for ACCURATE; sum and sum
+ * of squares for SUMSQ), the normalization is computed in double and rounded
+ * once to the output type (via f32 for f16/bf16). Empty tensors succeed
+ * without touching x or y; every statistics set that exists gets mean 0 and
+ * rstd NaN (PyTorch's convention), or rstd 1/sqrt(eps) when a mask is passed
+ * (0/0 := 0).
+ * The general kernel splits work by sample over the plan's threads; every
+ * sample is computed in one fixed order, so results never depend on the
+ * thread count. */
 typedef enum gnk_grouping {
   GNK_GROUPING_CONTIGUOUS = 0, /* channel c in group c / (C/G) (PyTorch, Keras, ONNX) */
   GNK_GROUPING_INTERLEAVED = 1 /* channel c in group c % G (MLX default) */
@@ -223,31 +246,46 @@ typedef enum gnk_variance {
 } gnk_variance;
 #define GNK_MAX_RANK 8
 #define GNK_AXIS_ONE_BASED 1u /* flags: a positive channel_axis counts from 1 (R); 0 is an error */
+#define GNK_REDUCE_AXES_EXACT 2u /* flags: reduce_axes as given even when 0 (0 = the group's channels only) */
 
 typedef struct gnk_general_desc {
-  gnk_dtype dtype, param_dtype;
+  gnk_dtype dtype, param_dtype;  /* x/y; gamma/beta: GNK_DTYPE_F32 or the same as dtype */
   int rank;                      /* 2..GNK_MAX_RANK */
   int64_t shape[GNK_MAX_RANK];
   int channel_axis;              /* 1..rank-1, or negative from the end (-1 = last) */
   int64_t groups;                /* > 0, or -1 for one group per channel */
   gnk_grouping grouping;
-  unsigned reduce_axes;          /* bit i: axis i is reduced; 0 = every axis but batch and channel */
+  unsigned reduce_axes;          /* bit i: axis i (0-based, whatever flags say) is reduced;
+                                    0 = every axis but batch and channel (unless
+                                    GNK_REDUCE_AXES_EXACT) */
   gnk_affine affine;
   gnk_variance variance;
   double eps;
   gnk_act act;
-  int has_mask;                  /* execute takes frequency weights of x's shape; 0/0 := 0 */
-  unsigned flags;                /* 0 or GNK_AXIS_ONE_BASED */
+  int has_mask;                  /* 0 or 1: execute takes frequency weights of x's shape */
+  unsigned flags;                /* 0, GNK_AXIS_ONE_BASED | GNK_REDUCE_AXES_EXACT */
 } gnk_general_desc;
 
 void gnk_general_desc_init(gnk_general_desc *d); /* f32, rank 4 (1,1,1,1), axis 1, groups 1, eps 1e-5 */
+/* Validates d (errors: GNK_ERR_BAD_RANK, GNK_ERR_BAD_AXIS, GNK_ERR_BAD_OPTION
+ * and the gnk_desc ones), then builds a fast plan (gnk_plan_kernel_name
+ * starts with "gnk_") when the problem is plain GroupNorm: channel axis 1 or
+ * last, contiguous grouping (or G == 1 or G == C), every other non-batch axis
+ * reduced, per-channel affine (or per-group with G == C), no mask, ACCURATE
+ * variance, act none/SiLU/ReLU, non-empty; otherwise a general plan (kernel
+ * name "general_<dtype>"). opt: as for gnk_plan_create_ex (NULL = defaults). */
 gnk_status gnk_general_plan_create(gnk_plan **plan, const gnk_general_desc *d, const gnk_plan_options *opt);
-/* mean/rstd: one value per statistics set, in row-major order of
+/* x, y: dtype elements of the tensor (y may equal x); gamma/beta: C (or G)
+ * param_dtype elements; mask: f32 weights of x's shape, only on a plan made
+ * with has_mask (else GNK_ERR_BAD_OPTION).
+ * mean/rstd: one value per statistics set, in row-major order of
  * (batch, every axis neither reduced nor the channel axis, group); may be NULL.
- * gamma/beta/mask may be NULL (ones / zeros / all weights 1). */
+ * gamma/beta/mask may be NULL (ones / zeros / all weights 1).
+ * Also accepts plans from gnk_plan_create (mask must be NULL), and gnk_execute
+ * / gnk_execute_stats accept general plans (no mask). */
 gnk_status gnk_general_execute(const gnk_plan *plan, const void *x, void *y, const void *gamma,
                                const void *beta, const void *mask, float *mean, float *rstd);
-/* Number of statistics sets (length of mean/rstd) of a general plan. */
+/* Number of statistics sets (length of mean/rstd) of a plan; -1 for NULL. */
 int64_t gnk_general_stats_count(const gnk_plan *plan);
 
 #ifdef __cplusplus

@@ -42,25 +42,23 @@ static inline vf v_relu(vf z) {
   /* max(z, 0) with NaN kept: vmaxps returns the second operand on NaN. */
   return _mm512_max_ps(v_zero(), z);
 }
-/* z * sigmoid(z) = z / (1 + exp(-z)).
- * exp(-z) = 2^k * e^(-r) with k = round(-z*log2(e)), r = z + k*ln2, |r| <= ln2/2;
- * e^(-r) by a degree-5 Taylor polynomial (rel. error <= 2.5e-6), 2^k by
- * scalef; 1/(1+e) by rcp14 and one Newton step. z is clamped to [-88, 88]
- * first (beyond that sigmoid is 0 or 1 in f32); a NaN z stays NaN through
- * the final multiply. 16 vector ops: the fused SiLU is compute-bound. */
+/* z * sigmoid(z) = z / (1 + 2^t), t = -z * log2(e).
+ * 2^t = 2^floor(t) * 2^f with f = t - floor(t) in [0, 1): vreduceps gives f
+ * and vscalefps applies 2^floor(t) in one instruction each; 2^f is a degree-4
+ * polynomial (Lawson-fitted, rel. error 2.7e-6); 1/(1 + 2^t) is rcp14 plus one
+ * Newton step. z is clamped to +-88 first (vrangeps, one instruction; beyond
+ * that sigmoid is 0 or 1 in f32), and a NaN z stays NaN through the final
+ * multiply. 13 vector ops: still the fused SiLU's whole cost. */
 static inline vf v_silu(vf z) {
-  /* vrangeps 0x02: sign(z) * min(|z|, 88): the clamp in one instruction. */
-  vf zc = _mm512_range_ps(z, v_set1(88.0f), 0x02);
-  vf k = _mm512_roundscale_ps(_mm512_mul_ps(zc, v_set1(-1.44269504088896341f)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  vf r = v_fma(k, v_set1(0.693147180559945f), zc);
-  vf p = v_set1(-1.0f / 120.0f);
-  p = v_fma(p, r, v_set1(1.0f / 24.0f));
-  p = v_fma(p, r, v_set1(-1.0f / 6.0f));
-  p = v_fma(p, r, v_set1(0.5f));
-  p = v_fma(p, r, v_set1(-1.0f));
-  p = v_fma(p, r, v_set1(1.0f));
-  vf d = _mm512_add_ps(_mm512_scalef_ps(p, k), v_set1(1.0f));
+  const vf zc = _mm512_range_ps(z, v_set1(88.0f), 0x02); /* sign(z) * min(|z|, 88) */
+  const vf t = _mm512_mul_ps(zc, v_set1(-1.44269504088896341f));
+  const vf f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  vf p = v_set1(0.013534014113247395f);
+  p = v_fma(p, f, v_set1(0.05201131850481033f));
+  p = v_fma(p, f, v_set1(0.2414432018995285f));
+  p = v_fma(p, f, v_set1(0.6930036544799805f));
+  p = v_fma(p, f, v_set1(1.0000026226043701f));
+  const vf d = _mm512_add_ps(_mm512_scalef_ps(p, t), v_set1(1.0f));
   vf rc = _mm512_rcp14_ps(d);
   rc = v_fma(rc, _mm512_fnmadd_ps(d, rc, v_set1(1.0f)), rc); /* one Newton step */
   return _mm512_mul_ps(z, rc);

@@ -1,0 +1,376 @@
+/*
+ * test_api.c: the public API's contract (gnk.h): every error path returns its
+ * own status and leaves a gnk_last_error() message naming the problem; empty
+ * tensors succeed without writing; status strings, descriptor strings and
+ * plan introspection.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Asserts status `got` == `want` and that the last error mentions `word`. */
+#define expect_error(got, want, word)                                                                       \
+  do {                                                                                                      \
+    const gnk_status got_ = (got);                                                                          \
+    cr_assert_eq(got_, (want), "%s: got %s, want %s (%s)", #got, gnk_status_string(got_),                   \
+                 gnk_status_string(want), gnk_last_error());                                                \
+    cr_assert(strstr(gnk_last_error(), (word)) != NULL, "%s: message '%s' does not mention '%s'", #got,     \
+              gnk_last_error(), (word));                                                                    \
+  } while (0)
+
+/* The descriptor must be refused by validation and by both plan entry points,
+ * and a refused plan_create leaves *plan NULL. */
+static void expect_invalid(const gnk_desc *d, gnk_status want, const char *word) {
+  expect_error(gnk_desc_validate(d), want, word);
+  gnk_plan *p = (gnk_plan *)&p; /* non-NULL garbage: must be reset */
+  expect_error(gnk_plan_create(&p, d, GNK_ESTIMATE), want, word);
+  cr_assert_null(p, "a failed gnk_plan_create must set *plan = NULL");
+  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, 1, NULL, NULL};
+  expect_error(gnk_plan_create_ex(&p, d, &o), want, word);
+  cr_assert_null(p);
+  float x[4] = {0}, y[4] = {0};
+  expect_error(gnk_kernel_run(0, d, x, y, NULL, NULL), want, word);
+}
+
+static gnk_desc base(void) { return make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 8, 16, 4); }
+
+Test(api, null_pointers) {
+  gnk_desc d = base();
+  gnk_plan *p = NULL;
+  expect_error(gnk_desc_validate(NULL), GNK_ERR_NULL_ARGUMENT, "descriptor");
+  expect_error(gnk_plan_create(NULL, &d, GNK_ESTIMATE), GNK_ERR_NULL_ARGUMENT, "plan");
+  expect_error(gnk_plan_create(&p, NULL, GNK_ESTIMATE), GNK_ERR_NULL_ARGUMENT, "descriptor");
+  expect_error(gnk_plan_create_ex(&p, &d, NULL), GNK_ERR_NULL_ARGUMENT, "options");
+  expect_error(gnk_execute(NULL, NULL, NULL, NULL, NULL), GNK_ERR_NULL_ARGUMENT, "plan");
+  expect_error(gnk_execute_stats(NULL, NULL, NULL, NULL, NULL, NULL, NULL), GNK_ERR_NULL_ARGUMENT, "plan");
+  expect_error(gnk_desc_string(NULL, (char[8]){0}, 8), GNK_ERR_NULL_ARGUMENT, "NULL");
+  expect_error(gnk_kernel_get_info(0, NULL), GNK_ERR_NULL_ARGUMENT, "info");
+  expect_error(gnk_wisdom_export_string(NULL), GNK_ERR_NULL_ARGUMENT, "NULL");
+  expect_error(gnk_wisdom_import_string(NULL), GNK_ERR_NULL_ARGUMENT, "NULL");
+  expect_error(gnk_wisdom_export_file(NULL), GNK_ERR_NULL_ARGUMENT, "path");
+  expect_error(gnk_wisdom_import_file(NULL), GNK_ERR_NULL_ARGUMENT, "path");
+  gnk_desc_init(NULL); /* documented as a no-op, must not crash */
+  cr_assert_null(gnk_plan_kernel_name(NULL));
+  cr_assert_null(gnk_plan_source(NULL));
+  cr_assert_null(gnk_plan_desc(NULL));
+  gnk_plan_destroy(NULL);
+
+  /* NULL x or y on a non-empty problem. */
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK);
+  tbuf x = tbuf_new(desc_numel(&d), 0), y = tbuf_new(desc_numel(&d), 0);
+  expect_error(gnk_execute(p, NULL, y.p, NULL, NULL), GNK_ERR_NULL_ARGUMENT, "x");
+  expect_error(gnk_execute(p, x.p, NULL, NULL, NULL), GNK_ERR_NULL_ARGUMENT, "y");
+  cr_assert(tbuf_all_nan_fill(&y) && tbuf_guards_ok(&y), "a refused execute wrote y");
+  gnk_plan_destroy(p);
+  tbuf_free(&x);
+  tbuf_free(&y);
+}
+
+Test(api, bad_enums) {
+  gnk_desc d = base();
+  d.layout = (gnk_layout)7;
+  expect_invalid(&d, GNK_ERR_BAD_LAYOUT, "layout");
+  d = base();
+  d.layout = (gnk_layout)-1;
+  expect_invalid(&d, GNK_ERR_BAD_LAYOUT, "layout");
+  d = base();
+  d.dtype = (gnk_dtype)3;
+  expect_invalid(&d, GNK_ERR_BAD_DTYPE, "dtype");
+  d = base();
+  d.act = (gnk_act)9;
+  expect_invalid(&d, GNK_ERR_BAD_ACTIVATION, "activation");
+  /* gamma/beta must be f32 or the input's own dtype. */
+  d = base();
+  d.param_dtype = GNK_DTYPE_F16;
+  expect_invalid(&d, GNK_ERR_BAD_DTYPE, "param");
+  d.dtype = GNK_DTYPE_BF16;
+  expect_invalid(&d, GNK_ERR_BAD_DTYPE, "param");
+  d.param_dtype = (gnk_dtype)7;
+  expect_invalid(&d, GNK_ERR_BAD_DTYPE, "dtype");
+}
+
+Test(api, bad_groups) {
+  gnk_desc d = base();
+  d.groups = 0;
+  expect_invalid(&d, GNK_ERR_BAD_GROUPS, "groups");
+  d.groups = -4;
+  expect_invalid(&d, GNK_ERR_BAD_GROUPS, "groups");
+  d = base();
+  d.groups = 3; /* 8 % 3 != 0 */
+  expect_invalid(&d, GNK_ERR_GROUPS_NOT_DIVISOR, "divide");
+  d.groups = 16; /* groups > channels */
+  expect_invalid(&d, GNK_ERR_GROUPS_NOT_DIVISOR, "groups");
+  expect_invalid(&d, GNK_ERR_GROUPS_NOT_DIVISOR, "channels");
+}
+
+Test(api, bad_sizes) {
+  gnk_desc d = base();
+  d.n = -1;
+  expect_invalid(&d, GNK_ERR_NEGATIVE_SIZE, "negative");
+  d = base();
+  d.c = -8;
+  expect_invalid(&d, GNK_ERR_NEGATIVE_SIZE, "negative");
+  d = base();
+  d.spatial = -1;
+  expect_invalid(&d, GNK_ERR_NEGATIVE_SIZE, "negative");
+  /* Element count overflows int64 (2^70). */
+  d = base();
+  d.n = (int64_t)1 << 40;
+  d.c = (int64_t)1 << 20;
+  d.spatial = (int64_t)1 << 10;
+  d.groups = 1;
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflow");
+  /* Count fits (2^61) but its byte size does not. */
+  d.n = (int64_t)1 << 31;
+  d.c = (int64_t)1 << 30;
+  d.spatial = 1;
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflow");
+  d.n = INT64_MAX;
+  d.c = 2;
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflow");
+}
+
+Test(api, bad_eps_and_flags) {
+  const double bad[] = {-1.0, -1e-30, NAN, INFINITY, -INFINITY};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    gnk_desc d = base();
+    d.eps = bad[i];
+    expect_invalid(&d, GNK_ERR_BAD_EPS, "eps");
+  }
+  gnk_desc d = base();
+  d.eps = 0.0; /* allowed */
+  cr_assert_eq(gnk_desc_validate(&d), GNK_OK);
+  d = base();
+  d.flags = 1;
+  expect_invalid(&d, GNK_ERR_BAD_FLAGS, "flags");
+
+  d = base();
+  gnk_plan *p = NULL;
+  const unsigned bad_flags[] = {3, 7, 0xff, 0x1000, GNK_MEASURE | 0x200, 0x80000000u};
+  for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; ++i) {
+    expect_error(gnk_plan_create(&p, &d, bad_flags[i]), GNK_ERR_BAD_FLAGS, "flags");
+    cr_assert_null(p);
+  }
+}
+
+Test(api, bad_threads) {
+  gnk_desc d = base();
+  gnk_plan *p = NULL;
+  const int bad[] = {-1, GNK_MAX_THREADS + 1, -1000000};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    gnk_plan_options o = {GNK_ESTIMATE, bad[i], NULL, NULL};
+    expect_error(gnk_plan_create_ex(&p, &d, &o), GNK_ERR_BAD_THREADS, "threads");
+    cr_assert_null(p);
+  }
+  gnk_plan_options o = {GNK_ESTIMATE, GNK_MAX_THREADS, NULL, NULL}; /* the maximum itself is fine */
+  cr_assert_eq(gnk_plan_create_ex(&p, &d, &o), GNK_OK, "%s", gnk_last_error());
+  cr_assert_eq(gnk_plan_threads(p), GNK_MAX_THREADS);
+  gnk_plan_destroy(p);
+}
+
+Test(api, wisdom_only_miss) {
+  gnk_desc d = base();
+  d.spatial = 12347; /* a problem nobody measured */
+  gnk_plan *p = NULL;
+  expect_error(gnk_plan_create(&p, &d, GNK_WISDOM_ONLY), GNK_ERR_WISDOM_ONLY_MISS, "wisdom");
+  cr_assert_null(p);
+  /* A failed build is not cached: it fails again the same way. */
+  expect_error(gnk_plan_create(&p, &d, GNK_WISDOM_ONLY), GNK_ERR_WISDOM_ONLY_MISS, "wisdom");
+}
+
+Test(api, overlap) {
+  gnk_desc d = base();
+  const int64_t total = desc_numel(&d);
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK);
+  tbuf b = tbuf_new(3 * total, 0);
+  for (int64_t i = 0; i < b.count; ++i) b.p[i] = (float)i;
+  const int64_t shifts[] = {1, -1, total - 1, -(total - 1)};
+  for (size_t i = 0; i < sizeof shifts / sizeof shifts[0]; ++i) {
+    float *x = b.p + total, *y = x + shifts[i]; /* both inside b */
+    expect_error(gnk_execute(p, x, y, NULL, NULL), GNK_ERR_OVERLAP, "overlap");
+    expect_error(gnk_kernel_run(0, &d, x, y, NULL, NULL), GNK_ERR_OVERLAP, "overlap");
+  }
+  int64_t changed = 0;
+  for (int64_t i = 0; i < b.count; ++i) changed += b.p[i] != (float)i;
+  cr_assert_eq(changed, 0, "a refused execute wrote memory");
+  /* Adjacent but disjoint buffers are fine. */
+  cr_assert_eq(gnk_execute(p, b.p, b.p + total, NULL, NULL), GNK_OK, "%s", gnk_last_error());
+  cr_assert(tbuf_guards_ok(&b));
+  gnk_plan_destroy(p);
+  tbuf_free(&b);
+}
+
+/* An empty tensor succeeds and writes nothing, whatever the pointers. */
+static void check_empty(gnk_layout layout, int64_t n, int64_t c, int64_t s, int64_t g) {
+  gnk_desc d = make_desc(layout, GNK_ACT_SILU, n, c, s, g);
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK, "%s: %s", desc_str(&d), gnk_last_error());
+  tbuf x = tbuf_new(16, 0), y = tbuf_new(16, 0);
+  cr_assert_eq(gnk_execute(p, x.p, y.p, NULL, NULL), GNK_OK, "%s: %s", desc_str(&d), gnk_last_error());
+  cr_assert_eq(gnk_execute(p, NULL, NULL, NULL, NULL), GNK_OK, "%s with NULL x/y: %s", desc_str(&d), gnk_last_error());
+  cr_assert(tbuf_all_nan_fill(&y) && tbuf_guards_ok(&y), "%s wrote y", desc_str(&d));
+  gnk_plan_destroy(p);
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_MEASURE | GNK_NO_CACHE), GNK_OK, "%s: %s", desc_str(&d), gnk_last_error());
+  gnk_plan_destroy(p);
+  tbuf_free(&x);
+  tbuf_free(&y);
+}
+
+Test(api, empty_tensors) {
+  for (int l = 0; l < 2; ++l) {
+    check_empty((gnk_layout)l, 0, 8, 16, 4);
+    check_empty((gnk_layout)l, 2, 0, 16, 1);
+    check_empty((gnk_layout)l, 2, 8, 0, 4);
+  }
+}
+
+Test(api, empty_spatial_stats) {
+  /* Empty groups: like PyTorch, mean 0 and rstd NaN (N*G values each). */
+  for (int l = 0; l < 2; ++l) {
+    gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, 3, 8, 0, 4);
+    gnk_plan *p = NULL;
+    cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK);
+    tbuf mean = tbuf_new(12, 0), rstd = tbuf_new(12, 1);
+    float x = 1.0f, y = 2.0f;
+    cr_assert_eq(gnk_execute_stats(p, &x, &y, NULL, NULL, mean.p, rstd.p), GNK_OK, "%s", gnk_last_error());
+    for (int i = 0; i < 12; ++i) {
+      cr_assert_eq(mean.p[i], 0.0f, "mean[%d] = %g", i, (double)mean.p[i]);
+      cr_assert(isnan(rstd.p[i]), "rstd[%d] = %g", i, (double)rstd.p[i]);
+    }
+    cr_assert(tbuf_guards_ok(&mean) && tbuf_guards_ok(&rstd));
+    cr_assert(x == 1.0f && y == 2.0f);
+    /* Either statistics pointer may be NULL. */
+    cr_assert_eq(gnk_execute_stats(p, &x, &y, NULL, NULL, NULL, rstd.p), GNK_OK);
+    cr_assert_eq(gnk_execute_stats(p, &x, &y, NULL, NULL, mean.p, NULL), GNK_OK);
+    gnk_plan_destroy(p);
+    tbuf_free(&mean);
+    tbuf_free(&rstd);
+  }
+}
+
+Test(api, status_strings) {
+  for (int i = 0; i < GNK_STATUS_COUNT_; ++i) {
+    const char *s = gnk_status_string((gnk_status)i);
+    cr_assert_not_null(s, "status %d has no string", i);
+    cr_assert_gt(strlen(s), 0);
+    for (int j = 0; j < i; ++j)
+      cr_assert_str_neq(s, gnk_status_string((gnk_status)j), "statuses %d and %d share the string %s", i, j, s);
+  }
+  cr_assert_str_eq(gnk_status_string(GNK_OK), "GNK_OK");
+  cr_assert_not_null(gnk_status_string(GNK_STATUS_COUNT_));
+  cr_assert_not_null(gnk_status_string((gnk_status)-1));
+  cr_assert_str_eq(gnk_version(), GNK_VERSION_STRING);
+  for (int i = GNK_ISA_SCALAR; i <= GNK_ISA_AVX512; ++i) cr_assert_not_null(gnk_isa_name((gnk_isa)i));
+  cr_assert_str_neq(gnk_isa_name(gnk_cpu_isa()), "unknown");
+}
+
+Test(api, desc_init_and_string) {
+  gnk_desc d;
+  memset(&d, 0xab, sizeof d);
+  gnk_desc_init(&d);
+  cr_assert(d.layout == GNK_LAYOUT_NCHW && d.dtype == GNK_DTYPE_F32 && d.param_dtype == GNK_DTYPE_F32 && d.n == 1 &&
+            d.c == 1 && d.spatial == 1 && d.groups == 1 && d.eps == 1e-5 && d.act == GNK_ACT_NONE && d.flags == 0);
+  cr_assert_eq(gnk_desc_validate(&d), GNK_OK);
+
+  char buf[128];
+  d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32);
+  cr_assert_eq(gnk_desc_string(&d, buf, sizeof buf), GNK_OK);
+  cr_assert_str_eq(buf, "f32_nchw_silu_n2c320s4096g32_eps1e-05"); /* the example of gnk.h */
+  d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_RELU, 1, 64, 7, 8);
+  d.eps = 1e-6;
+  cr_assert_eq(gnk_desc_string(&d, buf, sizeof buf), GNK_OK);
+  cr_assert_str_eq(buf, "f32_nhwc_relu_n1c64s7g8_eps1e-06");
+  d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 1, 1, 1);
+  d.dtype = GNK_DTYPE_F16; /* 16-bit data with f32 gamma/beta is marked "p32" */
+  cr_assert_eq(gnk_desc_string(&d, buf, sizeof buf), GNK_OK);
+  cr_assert_str_eq(buf, "f16p32_nchw_none_n1c1s1g1_eps1e-05");
+  d.param_dtype = GNK_DTYPE_F16;
+  cr_assert_eq(gnk_desc_string(&d, buf, sizeof buf), GNK_OK);
+  cr_assert_str_eq(buf, "f16_nchw_none_n1c1s1g1_eps1e-05");
+  d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 1, 1, 1);
+  cr_assert_eq(gnk_desc_string(&d, buf, sizeof buf), GNK_OK);
+  cr_assert_str_eq(buf, "f32_nchw_none_n1c1s1g1_eps1e-05");
+  /* Too small a buffer fails and stays NUL-terminated within its size. */
+  memset(buf, 'z', sizeof buf);
+  cr_assert_neq(gnk_desc_string(&d, buf, 8), GNK_OK);
+  cr_assert_eq(buf[8], 'z', "gnk_desc_string wrote past its buffer");
+  cr_assert_eq(buf[7], '\0');
+}
+
+Test(api, plan_introspection_and_source) {
+  gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 64, 37, 8);
+  gnk_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
+  const size_t before = gnk_plan_cache_size();
+  cr_assert_eq(gnk_plan_create(&p1, &d, GNK_ESTIMATE), GNK_OK, "%s", gnk_last_error());
+  cr_assert_not_null(gnk_plan_kernel_name(p1));
+  cr_assert_str_eq(gnk_plan_source(p1), "estimate");
+  cr_assert_eq(gnk_plan_cache_size(), before + 1);
+  cr_assert_eq(gnk_plan_create(&p2, &d, GNK_ESTIMATE), GNK_OK);
+  cr_assert_str_eq(gnk_plan_source(p2), "cache");
+  cr_assert_str_eq(gnk_plan_kernel_name(p2), gnk_plan_kernel_name(p1));
+  cr_assert_eq(gnk_plan_cache_size(), before + 1);
+  cr_assert_eq(gnk_plan_create(&p3, &d, GNK_MEASURE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+  cr_assert_str_eq(gnk_plan_source(p3), "measured");
+  cr_assert_eq(gnk_plan_cache_size(), before + 1, "GNK_NO_CACHE must not add to the cache");
+  cr_assert_gt(gnk_wisdom_size(), 0, "a measured plan records wisdom");
+
+  /* gnk_plan_desc is a copy of the descriptor; the plan's kernel matches it. */
+  const gnk_desc *pd = gnk_plan_desc(p1);
+  cr_assert(pd && pd != &d && !memcmp(pd, &d, sizeof d));
+  cr_assert_geq(gnk_plan_threads(p1), 1);
+  int found = 0;
+  for (int i = 0; i < gnk_kernel_count(); ++i) {
+    gnk_kernel_info info;
+    cr_assert_eq(gnk_kernel_get_info(i, &info), GNK_OK);
+    if (strcmp(info.name, gnk_plan_kernel_name(p3))) continue;
+    found = 1;
+    cr_assert(info.layout == d.layout && info.act == d.act && gnk_kernel_supported(i));
+  }
+  cr_assert(found, "plan kernel %s is not in the registry", gnk_plan_kernel_name(p3));
+
+  /* The plan computes the right thing. */
+  const int64_t total = desc_numel(&d);
+  tbuf x = tbuf_new(total, 0), y = tbuf_new(total, 1);
+  rng r;
+  rng_seed(&r, 5);
+  fill_normal(&r, x.p, total, 0.5, 2.0);
+  char msg[512];
+  cr_assert_eq(gnk_execute(p3, x.p, y.p, NULL, NULL), GNK_OK);
+  cr_assert_eq(ref_check_all(&d, x.p, NULL, NULL, y.p, msg, sizeof msg), 0, "%s", msg);
+  cr_assert(tbuf_guards_ok(&y));
+
+  gnk_plan_cache_clear();
+  cr_assert_eq(gnk_plan_cache_size(), 0);
+  gnk_plan_destroy(p1);
+  gnk_plan_destroy(p2);
+  gnk_plan_destroy(p3);
+  tbuf_free(&x);
+  tbuf_free(&y);
+}
+
+Test(api, kernel_introspection) {
+  const int n = gnk_kernel_count();
+  cr_assert_gt(n, 0);
+  gnk_kernel_info info;
+  expect_error(gnk_kernel_get_info(-1, &info), GNK_ERR_NO_KERNEL, "kernel");
+  expect_error(gnk_kernel_get_info(n, &info), GNK_ERR_NO_KERNEL, "kernel");
+  cr_assert_null(gnk_kernel_name(-1));
+  cr_assert_null(gnk_kernel_name(n));
+  cr_assert_eq(gnk_kernel_supported(-1), 0);
+  cr_assert_eq(gnk_kernel_supported(n), 0);
+  gnk_desc d = base();
+  float x[256], y[256];
+  expect_error(gnk_kernel_run(-1, &d, x, y, NULL, NULL), GNK_ERR_NO_KERNEL, "kernel");
+  expect_error(gnk_kernel_run(n, &d, x, y, NULL, NULL), GNK_ERR_NO_KERNEL, "kernel");
+  for (int i = 0; i < n; ++i) {
+    cr_assert_eq(gnk_kernel_get_info(i, &info), GNK_OK);
+    cr_assert_str_eq(info.name, gnk_kernel_name(i));
+    cr_assert((info.groups == 0) == (info.channels == 0), "%s: groups and channels are baked in together", info.name);
+    cr_assert(info.groups == 0 || info.channels % info.groups == 0, "%s", info.name);
+    cr_assert_eq(gnk_kernel_supported(i), info.isa <= gnk_cpu_isa(), "%s", info.name);
+  }
+}

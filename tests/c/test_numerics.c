@@ -1,0 +1,260 @@
+/*
+ * test_numerics.c: accuracy where GroupNorm is numerically hard, on every
+ * kernel this CPU can run for the problem and through a planned execute:
+ *   - |mean| >> std (the runtime subtracts an f32 mean and corrects the
+ *     rounding, so outputs and statistics stay accurate);
+ *   - a constant group gives exactly beta;
+ *   - a group of more than 2^24 elements (f32 counters would stall);
+ *   - NaN / Inf poison only their own group;
+ *   - SiLU over z in [-90, 90].
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Judges one output y of problem d; ref_mean/ref_rstd are ref_stats() of x. */
+typedef void (*check_fn)(const gnk_desc *d, const float *x, const float *gamma, const float *beta,
+                         const double *ref_mean, const double *ref_rstd, const float *y, const char *who);
+
+static int kernel_matches(const gnk_kernel_info *k, const gnk_desc *d) {
+  return k->dtype == d->dtype && k->layout == d->layout && k->act == d->act &&
+         (k->groups == 0 || (k->groups == d->groups && k->channels == d->c));
+}
+
+/* Runs d through a GNK_ESTIMATE plan (filling mean/rstd, N*G each, when not
+ * NULL) and through every supported kernel that matches it; check() judges
+ * each output. Returns the number of kernels run. */
+static int run_everywhere(const gnk_desc *d, const float *x, const float *gamma, const float *beta, float *mean,
+                          float *rstd, check_fn check) {
+  const int64_t total = desc_numel(d), ng = d->n * d->groups;
+  double *rm = malloc((size_t)ng * sizeof *rm), *rr = malloc((size_t)ng * sizeof *rr);
+  cr_assert(rm && rr);
+  ref_stats(d, x, rm, rr);
+  tbuf y = tbuf_new(total, 0);
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, d, GNK_ESTIMATE), GNK_OK, "%s: %s", desc_str(d), gnk_last_error());
+  cr_assert_eq(gnk_execute_stats(p, x, y.p, gamma, beta, mean, rstd), GNK_OK, "%s", gnk_last_error());
+  char who[160];
+  snprintf(who, sizeof who, "plan (%s)", gnk_plan_kernel_name(p));
+  check(d, x, gamma, beta, rm, rr, y.p, who);
+  cr_expect(tbuf_guards_ok(&y), "%s wrote outside y", who);
+  gnk_plan_destroy(p);
+  int ran = 0;
+  for (int i = 0; i < gnk_kernel_count(); ++i) {
+    gnk_kernel_info k;
+    cr_assert_eq(gnk_kernel_get_info(i, &k), GNK_OK);
+    if (!gnk_kernel_supported(i) || !kernel_matches(&k, d)) continue;
+    tbuf_fill_nan(&y);
+    cr_assert_eq(gnk_kernel_run(i, d, x, y.p, gamma, beta), GNK_OK, "%s: %s", k.name, gnk_last_error());
+    check(d, x, gamma, beta, rm, rr, y.p, k.name);
+    cr_expect(tbuf_guards_ok(&y), "%s wrote outside y", k.name);
+    ++ran;
+  }
+  tbuf_free(&y);
+  free(rm);
+  free(rr);
+  return ran;
+}
+
+/* Failures are expectations, not assertions: every kernel gets reported, and
+ * the test still frees its memory (a clean leak check even when failing). */
+static void check_reference(const gnk_desc *d, const float *x, const float *gamma, const float *beta,
+                            const double *ref_mean, const double *ref_rstd, const float *y, const char *who) {
+  char msg[512];
+  const int64_t bad = ref_check(d, x, gamma, beta, ref_mean, ref_rstd, y, msg, sizeof msg);
+  cr_expect_eq(bad, 0, "%s: %s", who, msg);
+}
+
+static int rel_close(double got, double want) { return fabs(got - want) <= 1e-5 * fabs(want); }
+
+/* Outputs of every path, and the planned statistics, against the reference. */
+static void check_accurate(const gnk_desc *d, const float *x, const float *gamma, const float *beta) {
+  const int64_t ng = d->n * d->groups;
+  float *mean = malloc((size_t)ng * sizeof *mean), *rstd = malloc((size_t)ng * sizeof *rstd);
+  double *rm = malloc((size_t)ng * sizeof *rm), *rr = malloc((size_t)ng * sizeof *rr);
+  cr_assert(mean && rstd && rm && rr);
+  run_everywhere(d, x, gamma, beta, mean, rstd, check_reference);
+  ref_stats(d, x, rm, rr);
+  for (int64_t i = 0; i < ng; ++i) {
+    cr_expect(rel_close(mean[i], rm[i]), "%s: mean[%lld] = %.9g, reference %.9g", desc_str(d), (long long)i,
+              (double)mean[i], rm[i]);
+    cr_expect(rel_close(rstd[i], rr[i]), "%s: rstd[%lld] = %.9g, reference %.9g", desc_str(d), (long long)i,
+              (double)rstd[i], rr[i]);
+  }
+  free(mean);
+  free(rstd);
+  free(rm);
+  free(rr);
+}
+
+/* Shapes for the accuracy tests: a specialized shape (when the list has one),
+ * generic ones whose groups span several runtime chunks, and one channel
+ * whose whole group is a single long NHWC chunk (per-channel sums over
+ * 10000 and 32768 rows). */
+static const int64_t SHAPES[][4] = {/* n, c, s, g */ {2, 64, 300, 32}, {2, 320, 37, 32}, {3, 12, 3001, 3},
+                                    {1, 1, 10000, 1}, {1, 1, 32768, 1}};
+
+Test(numerics, large_mean_small_std) {
+  rng r;
+  rng_seed(&r, 1);
+  for (int l = 0; l < 2; ++l)
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; ++i) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, SHAPES[i][0], SHAPES[i][1], SHAPES[i][2], SHAPES[i][3]);
+      const int64_t total = desc_numel(&d);
+      float *x = malloc((size_t)total * sizeof *x), *gamma = malloc((size_t)d.c * sizeof *gamma);
+      fill_normal(&r, x, total, 1e4, 1e-2);
+      fill_uniform(&r, gamma, d.c, 0.5, 2.0);
+      check_accurate(&d, x, gamma, NULL);
+      free(x);
+      free(gamma);
+    }
+}
+
+/* 40000..40003: exact in f32, mean 40001.5, variance 1.25; the f32 sum of a
+ * chunk (~1.6e8 for 4096 values) is far from exact, and the rounding is
+ * biased (the low bits are always dropped the same way). */
+static void integer_pattern(gnk_layout layout) {
+  for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; ++i) {
+    gnk_desc d = make_desc(layout, GNK_ACT_NONE, SHAPES[i][0], SHAPES[i][1], SHAPES[i][2], SHAPES[i][3]);
+    d.eps = 0.0;
+    const int64_t total = desc_numel(&d);
+    float *x = malloc((size_t)total * sizeof *x);
+    for (int64_t j = 0; j < total; ++j) x[j] = 40000.0f + (float)(j % 4);
+    check_accurate(&d, x, NULL, NULL);
+    free(x);
+  }
+}
+
+Test(numerics, large_mean_integer_pattern_nchw) { integer_pattern(GNK_LAYOUT_NCHW); }
+Test(numerics, large_mean_integer_pattern_nhwc) { integer_pattern(GNK_LAYOUT_NHWC); }
+
+static void check_is_beta(const gnk_desc *d, const float *x, const float *gamma, const float *beta,
+                          const double *ref_mean, const double *ref_rstd, const float *y, const char *who) {
+  (void)x;
+  (void)gamma;
+  (void)ref_mean;
+  (void)ref_rstd;
+  int64_t bad = 0, first = -1, first_c = 0;
+  for (int64_t i = 0; i < desc_numel(d); ++i) {
+    const int64_t c = d->layout == GNK_LAYOUT_NCHW ? (i / d->spatial) % d->c : i % d->c;
+    if (memcmp(&y[i], &beta[c], sizeof(float)) && bad++ == 0) first = i, first_c = c;
+  }
+  cr_expect_eq(bad, 0, "%s on %s: constant groups give y[%lld] = %.9g, want beta[%lld] = %.9g exactly (%lld elements differ)",
+               who, desc_str(d), (long long)first, first >= 0 ? (double)y[first] : 0.0, (long long)first_c,
+               (double)beta[first_c], (long long)bad);
+}
+
+Test(numerics, constant_group_gives_beta) {
+  /* Every group constant (a different awkward value each), so x - mean is 0
+   * exactly and y must be beta bitwise, whatever (finite) gamma is. */
+  static const float values[] = {0.1f, 3.3f, -7770.1f, 1e-3f, 12345.678f, 1e6f + 0.5f, -0.7f, 40001.0f};
+  rng r;
+  rng_seed(&r, 2);
+  for (int l = 0; l < 2; ++l)
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; ++i) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, SHAPES[i][0], SHAPES[i][1], SHAPES[i][2], SHAPES[i][3]);
+      const int64_t total = desc_numel(&d), D = d.c / d.groups;
+      float *x = malloc((size_t)total * sizeof *x), *gamma = malloc((size_t)d.c * sizeof *gamma),
+            *beta = malloc((size_t)d.c * sizeof *beta);
+      for (int64_t n = 0; n < d.n; ++n)
+        for (int64_t c = 0; c < d.c; ++c)
+          for (int64_t s = 0; s < d.spatial; ++s) {
+            const float v = values[(n * d.groups + c / D) % (sizeof values / sizeof values[0])];
+            x[d.layout == GNK_LAYOUT_NCHW ? (n * d.c + c) * d.spatial + s : (n * d.spatial + s) * d.c + c] = v;
+          }
+      fill_uniform(&r, gamma, d.c, -3.0, 3.0);
+      fill_uniform(&r, beta, d.c, 0.25, 2.0); /* nonzero: +0 vs -0 would be a false alarm */
+      run_everywhere(&d, x, gamma, beta, NULL, NULL, check_is_beta);
+      free(x);
+      free(gamma);
+      free(beta);
+    }
+}
+
+Test(numerics, group_over_2_pow_24) {
+  /* One group of 2^24 + 3 values: a float count or float sum of ones would
+   * stop growing at 2^24. */
+  const int64_t S = ((int64_t)1 << 24) + 3;
+  rng r;
+  rng_seed(&r, 3);
+  float *x = malloc((size_t)S * sizeof *x);
+  cr_assert_not_null(x);
+  fill_uniform(&r, x, S, 1.0 - 1e-3, 1.0 + 1e-3);
+  for (int l = 0; l < 2; ++l) {
+    gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, 1, 1, S, 1);
+    check_accurate(&d, x, NULL, NULL);
+  }
+  free(x);
+}
+
+/* Puts `bad` into one element of group (n=1, g=3) and checks that only that
+ * group turns NaN (the reference gives NaN for it: (x - mean) * NaN rstd). */
+static void check_poison(gnk_layout layout, gnk_act act, int64_t s, float bad) {
+  gnk_desc d = make_desc(layout, act, 2, 64, s, 8);
+  const int64_t total = desc_numel(&d), ng = d.n * d.groups, D = d.c / d.groups;
+  rng r;
+  rng_seed(&r, 4);
+  float *x = malloc((size_t)total * sizeof *x), *mean = malloc((size_t)ng * sizeof *mean),
+        *rstd = malloc((size_t)ng * sizeof *rstd);
+  fill_normal(&r, x, total, 0.5, 1.5);
+  const int64_t n = 1, c = 3 * D + 5, sp = s - 3; /* late in the group: not in its first chunk */
+  x[layout == GNK_LAYOUT_NCHW ? (n * d.c + c) * s + sp : (n * s + sp) * d.c + c] = bad;
+  const int ran = run_everywhere(&d, x, NULL, NULL, mean, rstd, check_reference);
+  cr_assert_gt(ran, 0);
+  for (int64_t i = 0; i < ng; ++i) {
+    if (i == n * d.groups + 3) cr_assert(isnan(rstd[i]), "%s: poisoned group has rstd %g", desc_str(&d), (double)rstd[i]);
+    else cr_assert(isfinite(mean[i]) && isfinite(rstd[i]), "%s: clean group %lld has mean %g rstd %g", desc_str(&d),
+                   (long long)i, (double)mean[i], (double)rstd[i]);
+  }
+  free(x);
+  free(mean);
+  free(rstd);
+}
+
+Test(numerics, nan_and_inf_stay_in_their_group) {
+  const float bad[] = {NAN, INFINITY, -INFINITY};
+  const int64_t sizes[] = {50, 1000}; /* one chunk; several chunks per group */
+  for (int l = 0; l < 2; ++l)
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b)
+        for (int k = 0; k < 2; ++k) check_poison((gnk_layout)l, (gnk_act)a, sizes[k], bad[b]);
+}
+
+Test(numerics, silu_range) {
+  /* beta sweeps [-90, 90] over the channels; gamma alternates small (z stays
+   * near beta) and large (z spreads over tens of units), so z covers the
+   * whole range including the exp clamps (|z| > 87). Every SiLU kernel runs
+   * on its own shape (generic ones on C = 64). */
+  rng r;
+  rng_seed(&r, 6);
+  char msg[512];
+  int tested = 0;
+  for (int i = 0; i < gnk_kernel_count(); ++i) {
+    gnk_kernel_info k;
+    cr_assert_eq(gnk_kernel_get_info(i, &k), GNK_OK);
+    if (k.act != GNK_ACT_SILU || k.dtype != GNK_DTYPE_F32 || !gnk_kernel_supported(i)) continue;
+    const int64_t C = k.groups ? k.channels : 64, G = k.groups ? k.groups : 16, S = 33;
+    gnk_desc d = make_desc(k.layout, GNK_ACT_SILU, 1, C, S, G);
+    float *x = malloc((size_t)(C * S) * sizeof *x), *gamma = malloc((size_t)C * sizeof *gamma),
+          *beta = malloc((size_t)C * sizeof *beta);
+    fill_normal(&r, x, C * S, 0.0, 1.0);
+    for (int64_t c = 0; c < C; ++c) {
+      beta[c] = (float)(-90.0 + 180.0 * (double)c / (double)(C - 1));
+      gamma[c] = c % 2 ? 40.0f : 0.5f;
+    }
+    tbuf y = tbuf_new(C * S, 1);
+    cr_assert_eq(gnk_kernel_run(i, &d, x, y.p, gamma, beta), GNK_OK, "%s: %s", k.name, gnk_last_error());
+    cr_assert_eq(ref_check_all(&d, x, gamma, beta, y.p, msg, sizeof msg), 0, "%s: %s", k.name, msg);
+    cr_assert(tbuf_guards_ok(&y));
+    tbuf_free(&y);
+    free(x);
+    free(gamma);
+    free(beta);
+    ++tested;
+  }
+  cr_assert_gt(tested, 0, "no SiLU kernel runs on this CPU");
+}

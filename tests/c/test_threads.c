@@ -1,0 +1,278 @@
+/*
+ * test_threads.c: threading never changes a bit of the result (gnk_kernel_abi.h:
+ * the chunking and merge order depend on the problem only), whether gnk's own
+ * pool or a caller's parallel_for runs the work; the plan cache builds a cold
+ * key once under contention (single flight); one plan may be executed from
+ * many threads at once.
+ * Criterion assertions are made on the test's own thread only: worker threads
+ * record what they saw and the test checks it after joining them.
+ */
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* N*G small (one group, many chunks: the phases split) and large (units split). */
+static const int64_t SHAPES[][4] = {/* n, c, s, g */ {1, 4, 50000, 1}, {4, 64, 500, 32}, {3, 320, 61, 32}};
+#define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+typedef struct problem {
+  gnk_desc d;
+  float *x, *gamma, *beta;
+} problem;
+
+static problem make_problem(gnk_layout layout, size_t shape, uint64_t seed) {
+  problem p;
+  p.d = make_desc(layout, GNK_ACT_SILU, SHAPES[shape][0], SHAPES[shape][1], SHAPES[shape][2], SHAPES[shape][3]);
+  const int64_t total = desc_numel(&p.d);
+  p.x = malloc((size_t)total * sizeof(float));
+  p.gamma = malloc((size_t)p.d.c * sizeof(float));
+  p.beta = malloc((size_t)p.d.c * sizeof(float));
+  cr_assert(p.x && p.gamma && p.beta);
+  rng r;
+  rng_seed(&r, seed);
+  fill_normal(&r, p.x, total, 0.7, 2.0);
+  fill_uniform(&r, p.gamma, p.d.c, 0.5, 1.5);
+  fill_uniform(&r, p.beta, p.d.c, -0.5, 0.5);
+  return p;
+}
+
+static void free_problem(problem *p) {
+  free(p->x);
+  free(p->gamma);
+  free(p->beta);
+}
+
+/* Output and statistics of one planned execution. */
+typedef struct result {
+  tbuf y, mean, rstd;
+  char kernel[128];
+} result;
+
+static result run_plan(const problem *p, const gnk_plan_options *o) {
+  result r;
+  r.y = tbuf_new(desc_numel(&p->d), 0);
+  r.mean = tbuf_new(p->d.n * p->d.groups, 0);
+  r.rstd = tbuf_new(p->d.n * p->d.groups, 0);
+  gnk_plan *plan = NULL;
+  cr_assert_eq(gnk_plan_create_ex(&plan, &p->d, o), GNK_OK, "%s threads=%d: %s", desc_str(&p->d), o->threads,
+               gnk_last_error());
+  snprintf(r.kernel, sizeof r.kernel, "%s", gnk_plan_kernel_name(plan));
+  cr_assert_eq(gnk_execute_stats(plan, p->x, r.y.p, p->gamma, p->beta, r.mean.p, r.rstd.p), GNK_OK, "%s",
+               gnk_last_error());
+  cr_assert(tbuf_guards_ok(&r.y) && tbuf_guards_ok(&r.mean) && tbuf_guards_ok(&r.rstd));
+  gnk_plan_destroy(plan);
+  return r;
+}
+
+static void free_result(result *r) {
+  tbuf_free(&r->y);
+  tbuf_free(&r->mean);
+  tbuf_free(&r->rstd);
+}
+
+static void assert_same_bits(const result *a, const result *b, const char *what, const gnk_desc *d) {
+  cr_assert_str_eq(a->kernel, b->kernel, "%s: %s picked another kernel", desc_str(d), what);
+  cr_assert(!memcmp(a->y.p, b->y.p, (size_t)a->y.count * sizeof(float)), "%s: y differs with %s", desc_str(d), what);
+  cr_assert(!memcmp(a->mean.p, b->mean.p, (size_t)a->mean.count * sizeof(float)) &&
+                !memcmp(a->rstd.p, b->rstd.p, (size_t)a->rstd.count * sizeof(float)),
+            "%s: statistics differ with %s", desc_str(d), what);
+}
+
+Test(threads, bitwise_identical_across_thread_counts) {
+  static const int counts[] = {2, 3, 4, 8};
+  for (int l = 0; l < 2; ++l)
+    for (size_t s = 0; s < NSHAPES; ++s) {
+      problem p = make_problem((gnk_layout)l, s, 10 + s);
+      gnk_plan_options o = {GNK_ESTIMATE, 1, NULL, NULL};
+      result one = run_plan(&p, &o);
+      char msg[512];
+      cr_assert_eq(ref_check_all(&p.d, p.x, p.gamma, p.beta, one.y.p, msg, sizeof msg), 0, "%s", msg);
+      for (size_t i = 0; i < sizeof counts / sizeof counts[0]; ++i) {
+        o.threads = counts[i];
+        result t = run_plan(&p, &o);
+        char what[32];
+        snprintf(what, sizeof what, "threads=%d", counts[i]);
+        assert_same_bits(&one, &t, what, &p.d);
+        free_result(&t);
+      }
+      free_result(&one);
+      free_problem(&p);
+    }
+}
+
+/* ---- caller-supplied parallel_for ---- */
+static atomic_int calls;
+
+static void serial_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  (void)pool;
+  atomic_fetch_add(&calls, 1);
+  for (int64_t i = 0; i < count; ++i) task(ctx, i);
+}
+
+static void reverse_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  (void)pool;
+  atomic_fetch_add(&calls, 1);
+  for (int64_t i = count - 1; i >= 0; --i) task(ctx, i);
+}
+
+/* A minimal pool: `*(int *)pool` threads claim indices from a shared counter. */
+typedef struct claim {
+  gnk_task_fn task;
+  void *ctx;
+  int64_t count;
+  atomic_llong next;
+} claim;
+
+static void *claim_main(void *arg) {
+  claim *c = arg;
+  for (int64_t i; (i = atomic_fetch_add(&c->next, 1)) < c->count;) c->task(c->ctx, i);
+  return NULL;
+}
+
+static void pthread_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  atomic_fetch_add(&calls, 1);
+  const int nt = *(int *)pool;
+  claim c = {task, ctx, count, 0};
+  pthread_t t[16];
+  for (int i = 0; i < nt; ++i) cr_assert_eq(pthread_create(&t[i], NULL, claim_main, &c), 0);
+  for (int i = 0; i < nt; ++i) pthread_join(t[i], NULL);
+}
+
+Test(threads, caller_parallel_for_bitwise_identical) {
+  int pool_threads = 3;
+  const struct {
+    const char *name;
+    gnk_parallel_for_fn fn;
+  } fors[] = {{"serial parallel_for", serial_for}, {"reverse parallel_for", reverse_for},
+              {"pthread parallel_for", pthread_for}};
+  for (int l = 0; l < 2; ++l)
+    for (size_t s = 0; s < NSHAPES; ++s) {
+      problem p = make_problem((gnk_layout)l, s, 20 + s);
+      gnk_plan_options o = {GNK_ESTIMATE, 1, NULL, NULL};
+      result one = run_plan(&p, &o);
+      for (size_t f = 0; f < sizeof fors / sizeof fors[0]; ++f) {
+        atomic_store(&calls, 0);
+        gnk_plan_options of = {GNK_ESTIMATE, 4, fors[f].fn, &pool_threads};
+        result t = run_plan(&p, &of);
+        cr_assert_gt(atomic_load(&calls), 0, "%s: %s was never called", desc_str(&p.d), fors[f].name);
+        assert_same_bits(&one, &t, fors[f].name, &p.d);
+        free_result(&t);
+      }
+      free_result(&one);
+      free_problem(&p);
+    }
+}
+
+/* ---- plan cache single flight ---- */
+#define RACERS 16
+static pthread_barrier_t barrier;
+
+typedef struct racer {
+  const gnk_desc *d;
+  gnk_status st;
+  char kernel[128], source[32];
+} racer;
+
+static void *race_main(void *arg) {
+  racer *r = arg;
+  gnk_plan *p = NULL;
+  gnk_plan_options o = {GNK_MEASURE, 1, NULL, NULL};
+  pthread_barrier_wait(&barrier);
+  r->st = gnk_plan_create_ex(&p, r->d, &o);
+  if (r->st == GNK_OK) {
+    snprintf(r->kernel, sizeof r->kernel, "%s", gnk_plan_kernel_name(p));
+    snprintf(r->source, sizeof r->source, "%s", gnk_plan_source(p));
+  }
+  gnk_plan_destroy(p);
+  return NULL;
+}
+
+Test(threads, plan_cache_single_flight) {
+  /* An unusual spatial size: no other plan in this process has this key. */
+  gnk_desc d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 64, 4099, 8);
+  const size_t cache0 = gnk_plan_cache_size(), wisdom0 = gnk_wisdom_size();
+  racer r[RACERS];
+  pthread_t t[RACERS];
+  cr_assert_eq(pthread_barrier_init(&barrier, NULL, RACERS), 0);
+  for (int i = 0; i < RACERS; ++i) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].d = &d;
+    cr_assert_eq(pthread_create(&t[i], NULL, race_main, &r[i]), 0);
+  }
+  for (int i = 0; i < RACERS; ++i) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&barrier);
+  int measured = 0;
+  for (int i = 0; i < RACERS; ++i) {
+    cr_assert_eq(r[i].st, GNK_OK, "racer %d: %s", i, gnk_status_string(r[i].st));
+    cr_assert_str_eq(r[i].kernel, r[0].kernel, "racers got different kernels");
+    measured += !strcmp(r[i].source, "measured");
+    cr_assert(!strcmp(r[i].source, "measured") || !strcmp(r[i].source, "cache"), "racer %d: source %s", i,
+              r[i].source);
+  }
+  cr_assert_eq(measured, 1, "%d racers measured; single flight means exactly one", measured);
+  cr_assert_eq(gnk_plan_cache_size(), cache0 + 1, "cache grew by %zu, want 1", gnk_plan_cache_size() - cache0);
+  cr_assert_eq(gnk_wisdom_size(), wisdom0 + 1);
+}
+
+/* ---- one plan, many executing threads ---- */
+#define EXECUTORS 8
+typedef struct executor {
+  const gnk_plan *plan;
+  int id;
+  int64_t bad;
+  gnk_status st;
+  int guards_ok;
+  char msg[512];
+} executor;
+
+static void *execute_main(void *arg) {
+  executor *e = arg;
+  const gnk_desc *d = gnk_plan_desc(e->plan);
+  const int64_t total = desc_numel(d);
+  tbuf x = tbuf_new(total, e->id % 2), y = tbuf_new(total, 0);
+  rng r;
+  rng_seed(&r, 100 + (uint64_t)e->id);
+  fill_normal(&r, x.p, total, (double)e->id, 1.0 + e->id);
+  e->st = GNK_OK;
+  for (int rep = 0; rep < 2 && e->st == GNK_OK && e->bad == 0; ++rep) {
+    tbuf_fill_nan(&y);
+    e->st = gnk_execute(e->plan, x.p, y.p, NULL, NULL);
+    if (e->st == GNK_OK) e->bad = ref_check_all(d, x.p, NULL, NULL, y.p, e->msg, sizeof e->msg);
+  }
+  e->guards_ok = tbuf_guards_ok(&x) && tbuf_guards_ok(&y);
+  tbuf_free(&x);
+  tbuf_free(&y);
+  return NULL;
+}
+
+Test(threads, one_plan_many_executing_threads) {
+  /* Plans with 1 and with 2 threads (the second makes executors contend for
+   * gnk's pool, which then runs jobs inline). */
+  for (int l = 0; l < 2; ++l)
+    for (int pt = 1; pt <= 2; ++pt) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_RELU, 2, 64, 1500, 8);
+      gnk_plan_options o = {GNK_ESTIMATE, pt, NULL, NULL};
+      gnk_plan *plan = NULL;
+      cr_assert_eq(gnk_plan_create_ex(&plan, &d, &o), GNK_OK, "%s", gnk_last_error());
+      executor e[EXECUTORS];
+      pthread_t t[EXECUTORS];
+      for (int i = 0; i < EXECUTORS; ++i) {
+        memset(&e[i], 0, sizeof e[i]);
+        e[i].plan = plan;
+        e[i].id = i;
+        cr_assert_eq(pthread_create(&t[i], NULL, execute_main, &e[i]), 0);
+      }
+      for (int i = 0; i < EXECUTORS; ++i) pthread_join(t[i], NULL);
+      for (int i = 0; i < EXECUTORS; ++i) {
+        cr_assert_eq(e[i].st, GNK_OK, "executor %d: %s", i, gnk_status_string(e[i].st));
+        cr_assert_eq(e[i].bad, 0, "executor %d (plan threads %d): %s", i, pt, e[i].msg);
+        cr_assert(e[i].guards_ok, "executor %d wrote outside its buffers", i);
+      }
+      gnk_plan_destroy(plan);
+    }
+}

@@ -90,10 +90,11 @@ build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h
 # ---------------------------------------------------------------- main job
 SPEC ?=
 LAYOUT ?= nchw
+DTYPE ?= f32
 THREADS ?= 1
 run: | build/.deps
 	$(MAKE) --no-print-directory -j$(NPROC) build/gnk-run
-	./build/gnk-run --layout $(LAYOUT) --threads $(THREADS) $(SPEC)
+	./build/gnk-run --layout $(LAYOUT) --dtype $(DTYPE) --threads $(THREADS) $(SPEC)
 
 # ---------------------------------------------------------------- tests
 TEST_SRC := $(sort $(wildcard tests/c/*.c))
@@ -135,6 +136,7 @@ test: | build/.deps
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-parity
+	$(MAKE) --no-print-directory test-portable
 	$(MAKE) --no-print-directory test-neon
 
 # ---------------------------------------------------------------- benchmark

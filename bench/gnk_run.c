@@ -4,9 +4,11 @@
  * memcpy of the same tensor measured in the same run, and the max error
  * against a float64 reference.
  *
- *   gnk-run [--layout nchw|nhwc] [--threads N] [--reps R] [--wisdom FILE] [SPEC]
+ *   gnk-run [--layout nchw|nhwc] [--dtype f32|f16|bf16] [--threads N] [--reps R] [--wisdom FILE] [SPEC]
+ * memcpy copies the same bytes as the tensor (half as many for f16/bf16).
  * With --wisdom, decisions are imported from FILE when it exists and saved to it. */
 #include "gnk.h"
+#include "gnk_half.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -158,6 +160,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   gnk_layout layout = GNK_LAYOUT_NCHW;
+  gnk_dtype dtype = GNK_DTYPE_F32;
   int threads = 1, reps = 0;
   const char *spec = NULL, *wisdom = NULL;
   for (int i = 1; i < argc; ++i) {
@@ -165,11 +168,16 @@ int main(int argc, char **argv) {
       ++i;
       if (!strcmp(argv[i], "nhwc")) layout = GNK_LAYOUT_NHWC;
       else if (strcmp(argv[i], "nchw")) { fprintf(stderr, "gnk-run: --layout nchw|nhwc\n"); return 2; }
+    } else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+      ++i;
+      if (!strcmp(argv[i], "f16")) dtype = GNK_DTYPE_F16;
+      else if (!strcmp(argv[i], "bf16")) dtype = GNK_DTYPE_BF16;
+      else if (strcmp(argv[i], "f32")) { fprintf(stderr, "gnk-run: --dtype f32|f16|bf16\n"); return 2; }
     } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--wisdom") && i + 1 < argc) wisdom = argv[++i];
     else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: gnk-run [--layout nchw|nhwc] [--threads N] [--reps R] [--wisdom FILE] [SPEC]\n");
+      fprintf(stderr, "usage: gnk-run [--layout nchw|nhwc] [--dtype f32|f16|bf16] [--threads N] [--reps R] [--wisdom FILE] [SPEC]\n");
       return 2;
     } else spec = argv[i];
   }
@@ -194,8 +202,12 @@ int main(int argc, char **argv) {
     pthread_create(&th, NULL, copier, (void *)(intptr_t)t);
     pthread_detach(th);
   }
-  printf("gnk %s | cpu isa %s | layout %s | threads %d | workload %s\n", gnk_version(), gnk_isa_name(gnk_cpu_isa()),
-         layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", threads, spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
+  const char *dtype_name = dtype == GNK_DTYPE_F16 ? "f16" : dtype == GNK_DTYPE_BF16 ? "bf16" : "f32";
+  /* max_err = max |y - ref| / (1 + |ref|); the bound reflects the dtype's rounding. */
+  const double err_bound = dtype == GNK_DTYPE_F32 ? 1e-4 : dtype == GNK_DTYPE_F16 ? 5e-3 : 2e-2;
+  const size_t esize = dtype == GNK_DTYPE_F32 ? 4 : 2;
+  printf("gnk %s | cpu isa %s | layout %s | dtype %s | threads %d | workload %s\n", gnk_version(),
+         gnk_isa_name(gnk_cpu_isa()), layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", dtype_name, threads, spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
   printf("%-28s %-22s %-46s %10s %8s %7s %9s\n", "problem", "shape", "kernel", "time_us", "GB/s", "roof", "max_err");
   double tune_ns = 0, log_roof = 0, total_gnk = 0, total_copy = 0, worst_err = 0;
   int rows = 0, failures = 0;
@@ -204,6 +216,7 @@ int main(int argc, char **argv) {
     gnk_desc d;
     gnk_desc_init(&d);
     d.layout = layout;
+    d.dtype = dtype;
     d.n = p->n; d.c = p->c; d.spatial = p->s; d.groups = p->groups; d.eps = p->eps; d.act = p->act;
     gnk_plan *plan;
     gnk_plan_options o = {GNK_MEASURE, threads, NULL, NULL};
@@ -216,19 +229,27 @@ int main(int argc, char **argv) {
       continue;
     }
     const int64_t total = p->n * p->c * p->s;
-    const size_t bytes = (size_t)total * sizeof(float);
-    float *x = aligned_alloc(64, bytes + 64), *y = aligned_alloc(64, bytes + 64), *y2 = aligned_alloc(64, bytes + 64);
+    const size_t bytes = (size_t)total * esize;
+    /* x, y: the kernel's buffers in the dtype; xf, yf: their f32 values for the reference. */
+    void *x = aligned_alloc(64, bytes + 64), *y = aligned_alloc(64, bytes + 64), *y2 = aligned_alloc(64, bytes + 64);
+    float *xf = malloc((size_t)total * sizeof(float) + 64), *yf = malloc((size_t)total * sizeof(float) + 64);
     float *gamma = malloc(sizeof(float) * (size_t)p->c), *beta = malloc(sizeof(float) * (size_t)p->c);
     uint32_t s = 12345u + (uint32_t)i;
     for (int64_t k = 0; k < total; ++k) {
       s = s * 1664525u + 1013904223u;
-      x[k] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 4.0f + 0.25f;
+      const float v = ((float)(s >> 8) / 16777216.0f - 0.5f) * 4.0f + 0.25f;
+      if (dtype == GNK_DTYPE_F32) ((float *)x)[k] = xf[k] = v;
+      else if (dtype == GNK_DTYPE_F16) xf[k] = gnk_f16_to_f32(((uint16_t *)x)[k] = gnk_f32_to_f16(v));
+      else xf[k] = gnk_bf16_to_f32(((uint16_t *)x)[k] = gnk_f32_to_bf16(v));
     }
     for (int64_t c = 0; c < p->c; ++c) { gamma[c] = 0.5f + (float)(c % 7) * 0.25f; beta[c] = (float)(c % 5) * 0.1f - 0.2f; }
     memset(y, 0, bytes);
     memset(y2, 0, bytes);
     gnk_execute(plan, x, y, gamma, beta);
-    const double err = ref_max_error(p, layout, x, y, gamma, beta);
+    for (int64_t k = 0; k < total; ++k)
+      yf[k] = dtype == GNK_DTYPE_F32 ? ((float *)y)[k]
+              : dtype == GNK_DTYPE_F16 ? gnk_f16_to_f32(((uint16_t *)y)[k]) : gnk_bf16_to_f32(((uint16_t *)y)[k]);
+    const double err = ref_max_error(p, layout, xf, yf, gamma, beta);
     if (!(err <= worst_err)) worst_err = err;
     /* A B A B: memcpy and kernel alternate so drift hits both alike. */
     int r = reps > 0 ? reps : (int)(2e8 / (double)(bytes + 1)) + 5;
@@ -255,7 +276,7 @@ int main(int argc, char **argv) {
     total_gnk += med_k * p->count;
     total_copy += med_c * p->count;
     ++rows;
-    free(tk); free(tc); free(x); free(y); free(y2); free(gamma); free(beta);
+    free(tk); free(tc); free(x); free(y); free(y2); free(xf); free(yf); free(gamma); free(beta);
     gnk_plan_destroy(plan);
   }
   if (rows) {
@@ -269,8 +290,8 @@ int main(int argc, char **argv) {
     if (st != GNK_OK) printf("wisdom %s: %s: %s\n", wisdom, gnk_status_string(st), gnk_last_error());
   }
   free(loaded);
-  if (worst_err > 1e-4 || failures) {
-    fprintf(stderr, "gnk-run: %s\n", failures ? "some problems failed" : "error above 1e-4");
+  if (worst_err > err_bound || failures) {
+    fprintf(stderr, "gnk-run: %s (bound %.0e)\n", failures ? "some problems failed" : "error above the dtype's bound", err_bound);
     return 1;
   }
   return 0;

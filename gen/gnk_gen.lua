@@ -63,8 +63,9 @@ local function add_kernel(k)
   local shape = k.groups and string.format("g%dc%d", k.groups, k.channels) or "generic"
   k.store = k.store or "st"
   k.dtype = k.dtype or "f32"
-  k.name = string.format("gnk_%s_%s_%s_%s__%s_u%d%s", k.dtype, k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
-    k.store == "nt" and "_nt" or "")
+  k.order = k.order or "blk"
+  k.name = string.format("gnk_%s_%s_%s_%s__%s_u%d%s%s", k.dtype, k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
+    k.store == "nt" and "_nt" or "", k.order == "row" and "_row" or "")
   if seen[k.name] then return end
   seen[k.name] = true
   k.isa_t = isa
@@ -106,10 +107,13 @@ for _, path in ipairs(spec_paths) do
                            groups = p.groups, channels = p.c })
             end
           end
-          -- streaming-store variant (f32 channels-first): pays off once y leaves the cache
+          -- streaming-store variant (f32 channels-first): pays off once y leaves the cache;
+          -- row-order apply variant (f32 channels-last): each row read left to right
           if dtype == "f32" and isa.stream ~= false then
             add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
                          groups = p.groups, channels = p.c, store = "nt" })
+            add_kernel({ layout = "nhwc", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
+                         groups = p.groups, channels = p.c, order = "row" })
           end
         end
       end
@@ -128,7 +132,8 @@ table.sort(kernels, function(a, b)
   if ac ~= bc then return ac < bc end
   if a.isa_t.order ~= b.isa_t.order then return a.isa_t.order < b.isa_t.order end
   if a.unroll ~= b.unroll then return a.unroll < b.unroll end
-  return a.store < b.store
+  if a.store ~= b.store then return a.store < b.store end
+  return a.order < b.order
 end)
 
 -- Writing, only when changed.
@@ -148,9 +153,9 @@ end
 os.execute("mkdir -p '" .. out_dir .. "/kernels'")
 
 local function args_text(k)
-  return string.format("dtype=%s layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s",
+  return string.format("dtype=%s layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s order=%s",
     k.dtype, k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
-    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store)
+    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store, k.order)
 end
 
 local wanted = {}

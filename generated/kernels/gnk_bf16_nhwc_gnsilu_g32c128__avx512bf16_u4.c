@@ -1,9 +1,9 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nhwc.c.in
- *   Arguments: dtype=bf16 layout=nhwc act=silu groups=32 channels=128 isa=avx512bf16 unroll=4 store=st
+ *   Arguments: dtype=bf16 layout=nhwc act=silu groups=32 channels=128 isa=avx512bf16 unroll=4 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 18 "templates/gn_nhwc.c.in"
+#line 20 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx512.h"
 #include "gnk_half.h"
@@ -14,76 +14,76 @@
  * down the rows is not bound by the add latency. Pass 1 gives the channel
  * means, pass 2 (from L1) the deviation and squared-deviation sums. */
 static inline void chan_block(const uint16_t *x, int64_t C, int64_t np, float *cm, float *cd, float *cq) {
-#line 29 "templates/gn_nhwc.c.in"
-  vf s0 = v_zero();
-#line 29 "templates/gn_nhwc.c.in"
-  vf s1 = v_zero();
-#line 29 "templates/gn_nhwc.c.in"
-  vf s2 = v_zero();
-#line 29 "templates/gn_nhwc.c.in"
-  vf s3 = v_zero();
 #line 31 "templates/gn_nhwc.c.in"
+  vf s0 = v_zero();
+#line 31 "templates/gn_nhwc.c.in"
+  vf s1 = v_zero();
+#line 31 "templates/gn_nhwc.c.in"
+  vf s2 = v_zero();
+#line 31 "templates/gn_nhwc.c.in"
+  vf s3 = v_zero();
+#line 33 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p) {
-#line 33 "templates/gn_nhwc.c.in"
-    s0 = v_add(s0, v_load_bf16(x + p * C + 0 * GNK_VL));
-#line 33 "templates/gn_nhwc.c.in"
-    s1 = v_add(s1, v_load_bf16(x + p * C + 1 * GNK_VL));
-#line 33 "templates/gn_nhwc.c.in"
-    s2 = v_add(s2, v_load_bf16(x + p * C + 2 * GNK_VL));
-#line 33 "templates/gn_nhwc.c.in"
-    s3 = v_add(s3, v_load_bf16(x + p * C + 3 * GNK_VL));
 #line 35 "templates/gn_nhwc.c.in"
+    s0 = v_add(s0, v_load_bf16(x + p * C + 0 * GNK_VL));
+#line 35 "templates/gn_nhwc.c.in"
+    s1 = v_add(s1, v_load_bf16(x + p * C + 1 * GNK_VL));
+#line 35 "templates/gn_nhwc.c.in"
+    s2 = v_add(s2, v_load_bf16(x + p * C + 2 * GNK_VL));
+#line 35 "templates/gn_nhwc.c.in"
+    s3 = v_add(s3, v_load_bf16(x + p * C + 3 * GNK_VL));
+#line 37 "templates/gn_nhwc.c.in"
   }
   const vf inv = v_set1(1.0f / (float)np);
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m0 = v_mul(s0, inv);
   v_store(cm + 0 * GNK_VL, m0);
   vf d0 = v_zero(), q0 = v_zero();
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m1 = v_mul(s1, inv);
   v_store(cm + 1 * GNK_VL, m1);
   vf d1 = v_zero(), q1 = v_zero();
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m2 = v_mul(s2, inv);
   v_store(cm + 2 * GNK_VL, m2);
   vf d2 = v_zero(), q2 = v_zero();
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m3 = v_mul(s3, inv);
   v_store(cm + 3 * GNK_VL, m3);
   vf d3 = v_zero(), q3 = v_zero();
-#line 42 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p) {
 #line 44 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p) {
+#line 46 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_bf16(x + p * C + 0 * GNK_VL), m0);
     d0 = v_add(d0, t0);
     q0 = v_fma(t0, t0, q0);
-#line 44 "templates/gn_nhwc.c.in"
+#line 46 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_bf16(x + p * C + 1 * GNK_VL), m1);
     d1 = v_add(d1, t1);
     q1 = v_fma(t1, t1, q1);
-#line 44 "templates/gn_nhwc.c.in"
+#line 46 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_bf16(x + p * C + 2 * GNK_VL), m2);
     d2 = v_add(d2, t2);
     q2 = v_fma(t2, t2, q2);
-#line 44 "templates/gn_nhwc.c.in"
+#line 46 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_bf16(x + p * C + 3 * GNK_VL), m3);
     d3 = v_add(d3, t3);
     q3 = v_fma(t3, t3, q3);
-#line 48 "templates/gn_nhwc.c.in"
-  }
 #line 50 "templates/gn_nhwc.c.in"
+  }
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 0 * GNK_VL, d0);
   v_store(cq + 0 * GNK_VL, q0);
-#line 50 "templates/gn_nhwc.c.in"
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 1 * GNK_VL, d1);
   v_store(cq + 1 * GNK_VL, q1);
-#line 50 "templates/gn_nhwc.c.in"
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 2 * GNK_VL, d2);
   v_store(cq + 2 * GNK_VL, q2);
-#line 50 "templates/gn_nhwc.c.in"
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 3 * GNK_VL, d3);
   v_store(cq + 3 * GNK_VL, q3);
-#line 53 "templates/gn_nhwc.c.in"
+#line 55 "templates/gn_nhwc.c.in"
 }
 
 /* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
@@ -199,8 +199,116 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-/* y = act((x - sub[c]) * scale[c] + shift[c]): 4 channel vectors at a time,
- * their parameters held in registers while walking the item's rows. */
+#line 177 "templates/gn_nhwc.c.in"
+static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 200 "templates/gn_nhwc.c.in"
+  int64_t j = 0;
+  for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s0 = v_load(sub + j + 0 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s1 = v_load(sub + j + 1 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s2 = v_load(sub + j + 2 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s3 = v_load(sub + j + 3 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
+#line 208 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load_bf16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load_bf16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load_bf16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load_bf16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
+#line 215 "templates/gn_nhwc.c.in"
+    }
+  }
+  for (; j < C; j += GNK_VL) {
+    const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+#line 220 "templates/gn_nhwc.c.in"
+    const vf s = v_load_tail(sub + j, w);
+#line 222 "templates/gn_nhwc.c.in"
+    const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * C + j, w), s), k, h);
+      v_store_tail_bf16(y + p * C + j, v_silu(z), w);
+    }
+  }
+#line 229 "templates/gn_nhwc.c.in"
+}
+
+#line 177 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 180 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 200 "templates/gn_nhwc.c.in"
+  int64_t j = 0;
+  for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
+#line 208 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load_bf16(x + p * C + j + 0 * GNK_VL), k0, h0);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load_bf16(x + p * C + j + 1 * GNK_VL), k1, h1);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load_bf16(x + p * C + j + 2 * GNK_VL), k2, h2);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load_bf16(x + p * C + j + 3 * GNK_VL), k3, h3);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
+#line 213 "templates/gn_nhwc.c.in"
+      v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
+#line 215 "templates/gn_nhwc.c.in"
+    }
+  }
+  for (; j < C; j += GNK_VL) {
+    const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+#line 222 "templates/gn_nhwc.c.in"
+    const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf z = v_fma(v_load_tail_bf16(x + p * C + j, w), k, h);
+      v_store_tail_bf16(y + p * C + j, v_silu(z), w);
+    }
+  }
+#line 229 "templates/gn_nhwc.c.in"
+}
+
+#line 232 "templates/gn_nhwc.c.in"
+/* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
+ * runtime folded every mean of the sample into shift (sub all 0), one FMA
+ * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 128LL, S = a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -209,45 +317,10 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const uint16_t *x = (const uint16_t *)a->x + (n * S + p0) * C;
     uint16_t *y = (uint16_t *)a->y + (n * S + p0) * C;
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
-    int64_t j = 0;
-    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s2 = v_load(sub + j + 2 * GNK_VL), k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s3 = v_load(sub + j + 3 * GNK_VL), k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 183 "templates/gn_nhwc.c.in"
-      for (int64_t p = 0; p < np; ++p) {
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load_bf16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load_bf16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_sub(v_load_bf16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_sub(v_load_bf16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 188 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 188 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 188 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 188 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 190 "templates/gn_nhwc.c.in"
-      }
-    }
-    for (; j < C; j += GNK_VL) {
-      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-      const vf s = v_load_tail(sub + j, w), k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
-      for (int64_t p = 0; p < np; ++p) {
-        const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * C + j, w), s), k, h);
-        v_store_tail_bf16(y + p * C + j, v_silu(z), w);
-      }
-    }
+    int folded = 1;
+    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+    if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
+    else apply_item(x, y, C, np, sub, scale, shift);
   }
 }
 

@@ -1,7 +1,7 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nchw.c.in
- *   Arguments: dtype=f32 layout=nchw act=relu groups=32 channels=128 isa=neon unroll=4 store=st
+ *   Arguments: dtype=f32 layout=nchw act=relu groups=32 channels=128 isa=neon unroll=4 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
 #line 21 "templates/gn_nchw.c.in"
 #include "gnk_kernel_abi.h"

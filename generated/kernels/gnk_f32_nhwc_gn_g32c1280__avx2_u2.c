@@ -1,9 +1,9 @@
 /* Auto-generated file. Do not edit!
  *   Generator: gen/gnk_gen.lua
  *   Template:  templates/gn_nhwc.c.in
- *   Arguments: dtype=f32 layout=nhwc act=none groups=32 channels=1280 isa=avx2 unroll=2 store=st
+ *   Arguments: dtype=f32 layout=nhwc act=none groups=32 channels=1280 isa=avx2 unroll=2 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 18 "templates/gn_nhwc.c.in"
+#line 20 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx2.h"
 #include "gnk_half.h"
@@ -14,46 +14,46 @@
  * down the rows is not bound by the add latency. Pass 1 gives the channel
  * means, pass 2 (from L1) the deviation and squared-deviation sums. */
 static inline void chan_block(const float *x, int64_t C, int64_t np, float *cm, float *cd, float *cq) {
-#line 29 "templates/gn_nhwc.c.in"
-  vf s0 = v_zero();
-#line 29 "templates/gn_nhwc.c.in"
-  vf s1 = v_zero();
 #line 31 "templates/gn_nhwc.c.in"
+  vf s0 = v_zero();
+#line 31 "templates/gn_nhwc.c.in"
+  vf s1 = v_zero();
+#line 33 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p) {
-#line 33 "templates/gn_nhwc.c.in"
-    s0 = v_add(s0, v_load(x + p * C + 0 * GNK_VL));
-#line 33 "templates/gn_nhwc.c.in"
-    s1 = v_add(s1, v_load(x + p * C + 1 * GNK_VL));
 #line 35 "templates/gn_nhwc.c.in"
+    s0 = v_add(s0, v_load(x + p * C + 0 * GNK_VL));
+#line 35 "templates/gn_nhwc.c.in"
+    s1 = v_add(s1, v_load(x + p * C + 1 * GNK_VL));
+#line 37 "templates/gn_nhwc.c.in"
   }
   const vf inv = v_set1(1.0f / (float)np);
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m0 = v_mul(s0, inv);
   v_store(cm + 0 * GNK_VL, m0);
   vf d0 = v_zero(), q0 = v_zero();
-#line 38 "templates/gn_nhwc.c.in"
+#line 40 "templates/gn_nhwc.c.in"
   const vf m1 = v_mul(s1, inv);
   v_store(cm + 1 * GNK_VL, m1);
   vf d1 = v_zero(), q1 = v_zero();
-#line 42 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p) {
 #line 44 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p) {
+#line 46 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load(x + p * C + 0 * GNK_VL), m0);
     d0 = v_add(d0, t0);
     q0 = v_fma(t0, t0, q0);
-#line 44 "templates/gn_nhwc.c.in"
+#line 46 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load(x + p * C + 1 * GNK_VL), m1);
     d1 = v_add(d1, t1);
     q1 = v_fma(t1, t1, q1);
-#line 48 "templates/gn_nhwc.c.in"
-  }
 #line 50 "templates/gn_nhwc.c.in"
+  }
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 0 * GNK_VL, d0);
   v_store(cq + 0 * GNK_VL, q0);
-#line 50 "templates/gn_nhwc.c.in"
+#line 52 "templates/gn_nhwc.c.in"
   v_store(cd + 1 * GNK_VL, d1);
   v_store(cq + 1 * GNK_VL, q1);
-#line 53 "templates/gn_nhwc.c.in"
+#line 55 "templates/gn_nhwc.c.in"
 }
 
 /* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
@@ -169,8 +169,88 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-/* y = act((x - sub[c]) * scale[c] + shift[c]): 2 channel vectors at a time,
- * their parameters held in registers while walking the item's rows. */
+#line 177 "templates/gn_nhwc.c.in"
+static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 200 "templates/gn_nhwc.c.in"
+  int64_t j = 0;
+  for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s0 = v_load(sub + j + 0 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 204 "templates/gn_nhwc.c.in"
+    const vf s1 = v_load(sub + j + 1 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 208 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 0 * GNK_VL, z0);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 1 * GNK_VL, z1);
+#line 215 "templates/gn_nhwc.c.in"
+    }
+  }
+  for (; j < C; j += GNK_VL) {
+    const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+#line 220 "templates/gn_nhwc.c.in"
+    const vf s = v_load_tail(sub + j, w);
+#line 222 "templates/gn_nhwc.c.in"
+    const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf z = v_fma(v_sub(v_load_tail(x + p * C + j, w), s), k, h);
+      v_store_tail(y + p * C + j, z, w);
+    }
+  }
+#line 229 "templates/gn_nhwc.c.in"
+}
+
+#line 177 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 180 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 200 "templates/gn_nhwc.c.in"
+  int64_t j = 0;
+  for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 206 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 208 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + p * C + j + 0 * GNK_VL), k0, h0);
+#line 210 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + p * C + j + 1 * GNK_VL), k1, h1);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 0 * GNK_VL, z0);
+#line 213 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 1 * GNK_VL, z1);
+#line 215 "templates/gn_nhwc.c.in"
+    }
+  }
+  for (; j < C; j += GNK_VL) {
+    const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+#line 222 "templates/gn_nhwc.c.in"
+    const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
+    for (int64_t p = 0; p < np; ++p) {
+      const vf z = v_fma(v_load_tail(x + p * C + j, w), k, h);
+      v_store_tail(y + p * C + j, z, w);
+    }
+  }
+#line 229 "templates/gn_nhwc.c.in"
+}
+
+#line 232 "templates/gn_nhwc.c.in"
+/* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
+ * runtime folded every mean of the sample into shift (sub all 0), one FMA
+ * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1280LL, S = a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -179,33 +259,10 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *x = (const float *)a->x + (n * S + p0) * C;
     float *y = (float *)a->y + (n * S + p0) * C;
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
-    int64_t j = 0;
-    for (; j + 2 * GNK_VL <= C; j += 2 * GNK_VL) {
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s0 = v_load(sub + j + 0 * GNK_VL), k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 181 "templates/gn_nhwc.c.in"
-      const vf s1 = v_load(sub + j + 1 * GNK_VL), k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 183 "templates/gn_nhwc.c.in"
-      for (int64_t p = 0; p < np; ++p) {
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 185 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 188 "templates/gn_nhwc.c.in"
-        v_store(y + p * C + j + 0 * GNK_VL, z0);
-#line 188 "templates/gn_nhwc.c.in"
-        v_store(y + p * C + j + 1 * GNK_VL, z1);
-#line 190 "templates/gn_nhwc.c.in"
-      }
-    }
-    for (; j < C; j += GNK_VL) {
-      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-      const vf s = v_load_tail(sub + j, w), k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
-      for (int64_t p = 0; p < np; ++p) {
-        const vf z = v_fma(v_sub(v_load_tail(x + p * C + j, w), s), k, h);
-        v_store_tail(y + p * C + j, z, w);
-      }
-    }
+    int folded = 1;
+    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+    if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
+    else apply_item(x, y, C, np, sub, scale, shift);
   }
 }
 

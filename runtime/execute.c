@@ -91,21 +91,27 @@ static void merge_group(const run *r, int64_t ng) {
   if (r->rstd) r->rstd[ng] = (float)rstd;
   const float sub = (float)mean;
   const double lo = mean - (double)sub; /* what the f32 subtraction misses */
-  float *ps = (float *)a->sub, *pk = (float *)a->scale, *ph = (float *)a->shift;
-  for (int64_t c = g * r->D; c < (g + 1) * r->D; ++c) {
-    const double scale = rstd * (r->gamma ? param(r, r->gamma, c) : 1.0);
-    const double beta = r->beta ? param(r, r->beta, c) : 0.0;
-    pk[n * a->c + c] = (float)scale;
-    if (m2 > 0.0 && fabs(mean * scale) <= 1.0) {
-      /* |mean| is within about one std: folding it into shift, y = x*scale +
-       * (beta - mean*scale), loses at most an ulp of O(1) — and saves the
-       * kernels a subtraction per element (they test sub == 0). A constant
-       * group (m2 == 0) is never folded: its output must be exactly beta. */
-      ps[n * a->c + c] = 0.0f;
-      ph[n * a->c + c] = (float)(beta - mean * scale);
+  const int64_t c0 = g * r->D, c1 = c0 + r->D, off = n * a->c;
+  float *ps = (float *)a->sub + off, *pk = (float *)a->scale + off, *ph = (float *)a->shift + off;
+  /* f32 (or absent) parameters are read directly; 16-bit ones go through param(). */
+  const int f32p = r->param_dtype == GNK_DTYPE_F32;
+  const float *gf = f32p ? (const float *)r->gamma : NULL, *bf = f32p ? (const float *)r->beta : NULL;
+  /* Folding: when |mean * scale| <= 1 (|mean| within about one std), y = x*scale +
+   * (beta - mean*scale) loses at most an ulp of O(1) and saves the kernels a
+   * subtraction per element (they test sub == 0). A constant group (m2 == 0)
+   * is never folded: its output must be exactly beta. */
+  const double fold_limit = m2 > 0.0 ? 1.0 : -1.0;
+  for (int64_t c = c0; c < c1; ++c) {
+    const double gam = !r->gamma ? 1.0 : gf ? (double)gf[c] : param(r, r->gamma, c);
+    const double beta = !r->beta ? 0.0 : bf ? (double)bf[c] : param(r, r->beta, c);
+    const double scale = rstd * gam;
+    pk[c] = (float)scale;
+    if (fabs(mean * scale) <= fold_limit) {
+      ps[c] = 0.0f;
+      ph[c] = (float)(beta - mean * scale);
     } else {
-      ps[n * a->c + c] = sub;
-      ph[n * a->c + c] = (float)(beta - lo * scale);
+      ps[c] = sub;
+      ph[c] = (float)(beta - lo * scale);
     }
   }
 }

@@ -25,7 +25,11 @@ sys.path.insert(0, HERE)
 # glibc settings that give PyTorch (which allocates its output on every call) its best case:
 # no mmap'd chunks, no trimming, so freed outputs are reused without page faults.
 MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736",
-              "MALLOC_TOP_PAD_": "536870912"}
+              "MALLOC_TOP_PAD_": "536870912",
+              # Idle OpenMP threads (PyTorch's, ORT's) must not spin: with 2 threads on
+              # 2 cores a spinning idle peer starves the next peer's (or memcpy's)
+              # helper thread for a whole scheduler slice (seen: 8 ms memcpy outliers).
+              "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": "0"}
 PEERS = ("memcpy", "gnk", "gnk-generic", "onednn", "onednn-2prim", "torch", "onnxruntime")
 
 

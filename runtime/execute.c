@@ -20,6 +20,9 @@
 #define NHWC_MAX_ROWS 512
 #define NHWC_CHUNK_VALUES 8192
 
+/* Problems smaller than this (bytes of x) always run on the calling thread. */
+#define GNK_SERIAL_BYTES (1u << 20)
+
 const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : "phases"; }
 
 /* ---- per-thread workspace, reused across calls (execute is re-entrant) ---- */
@@ -219,6 +222,16 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   a->scale = (const float *)(ws + part_bytes + par_bytes);
   a->shift = (const float *)(ws + part_bytes + 2 * par_bytes);
 
+  /* Below GNK_SERIAL_BYTES a second thread of gnk's own pool costs more than
+   * it saves: waking a sleeping worker (tens of us in a VM) exceeds the whole
+   * kernel. Serial execution gives the same bits, so this is purely a speed
+   * decision; a caller-supplied parallel_for is always used as asked. */
+  gnk_exec_cfg serial;
+  if (cfg->threads > 1 && !cfg->parallel_for && (size_t)total * gnk_dtype_size(d->dtype) < GNK_SERIAL_BYTES) {
+    serial = *cfg;
+    serial.threads = 1;
+    cfg = &serial;
+  }
   if (cfg->split == GNK_SPLIT_UNITS || cfg->threads <= 1) {
     parallel(cfg, &r, 3, r.units);
   } else {

@@ -129,16 +129,18 @@ def _desc(shape, groups, layout, act, eps, dtype=L.DType.F32, param_dtype=L.DTyp
 
 
 class _Plan:
-    """A gnk_plan handle, destroyed on exit of the with block."""
+    """A gnk_plan handle, destroyed on exit of the with block. `create` is
+    gnk_plan_create_ex (a gnk_desc) or gnk_general_plan_create (a
+    gnk_general_desc)."""
 
-    def __init__(self, desc, flags=L.GNK_ESTIMATE, threads=None):
+    def __init__(self, desc, flags=L.GNK_ESTIMATE, threads=None, create=None):
         opt = L.GnkPlanOptions()
         opt.flags = flags
         opt.threads = 0 if threads is None else _int_in(
             threads, "threads", -2**31, 2**31 - 1, L.Status.ERR_BAD_THREADS)
         h = ctypes.c_void_p()
-        _check(L.lib().gnk_plan_create_ex(ctypes.byref(h), ctypes.byref(desc),
-                                          ctypes.byref(opt)))
+        create = create or L.lib().gnk_plan_create_ex
+        _check(create(ctypes.byref(h), ctypes.byref(desc), ctypes.byref(opt)))
         self.handle = h
 
     def __enter__(self):

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from . import _lib as L
-from ._api import (_F32, _NP_TO_GNK, _check, _check_dtype, _error, _int_in, _param_dtype,
+from ._api import (_F32, _Plan, _NP_TO_GNK, _check, _check_dtype, _error, _int_in, _param_dtype,
                    _ptr)
 
 __all__ = ["general_group_norm", "general_kernel_name", "GROUPINGS", "ACTIVATIONS"]
@@ -72,29 +72,9 @@ def _desc(shape, groups, axis, one_based, grouping, reduce_axes, affine, varianc
     return d
 
 
-class _GeneralPlan:
-    def __init__(self, desc, threads=None):
-        opt = L.GnkPlanOptions()
-        opt.flags = L.GNK_ESTIMATE
-        opt.threads = 0 if threads is None else _int_in(
-            threads, "threads", -2**31, 2**31 - 1, L.Status.ERR_BAD_THREADS)
-        h = ctypes.c_void_p()
-        _check(L.lib().gnk_general_plan_create(ctypes.byref(h), ctypes.byref(desc),
-                                               ctypes.byref(opt)))
-        self.handle = h
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.handle:
-            L.lib().gnk_plan_destroy(self.handle)
-            self.handle = None
-
-    @property
-    def kernel_name(self):
-        s = L.lib().gnk_plan_kernel_name(self.handle)
-        return s.decode() if s is not None else None
+def _general_plan(desc, threads=None):
+    """A plan for a gnk_general_desc (the shared _Plan handle wrapper)."""
+    return _Plan(desc, L.GNK_ESTIMATE, threads, create=L.lib().gnk_general_plan_create)
 
 
 def _params(v, name, n, dtype):
@@ -152,7 +132,7 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
                      f"param_dtype {pdt}: gamma/beta must be float32 or x's dtype {xdt}")
     desc = _desc(x.shape, groups, axis, one_based, grouping, reduce_axes, affine, variance, eps,
                  act, mask is not None, dt, _NP_TO_GNK[pdt])
-    with _GeneralPlan(desc, threads) as plan:
+    with _general_plan(desc, threads) as plan:
         ax, g, kept = _resolved(x.shape, axis, one_based, groups, reduce_axes)
         c = x.shape[ax]
         n_par = g if _choice(AFFINES, affine, "affine") == L.Affine.PER_GROUP else c
@@ -207,6 +187,6 @@ def general_kernel_name(shape, groups, *, dtype="float32", **options):
     desc = _desc(shape, groups, opts["axis"], opts["one_based"], opts["grouping"],
                  opts["reduce_axes"], opts["affine"], opts["variance"], opts["eps"], opts["act"],
                  opts["has_mask"], dt, L.DType.F32)
-    with _GeneralPlan(desc) as plan:
+    with _general_plan(desc) as plan:
         return plan.kernel_name
 

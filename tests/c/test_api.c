@@ -11,15 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Asserts status `got` == `want` and that the last error mentions `word`. */
-#define expect_error(got, want, word)                                                                       \
-  do {                                                                                                      \
-    const gnk_status got_ = (got);                                                                          \
-    cr_assert_eq(got_, (want), "%s: got %s, want %s (%s)", #got, gnk_status_string(got_),                   \
-                 gnk_status_string(want), gnk_last_error());                                                \
-    cr_assert(strstr(gnk_last_error(), (word)) != NULL, "%s: message '%s' does not mention '%s'", #got,     \
-              gnk_last_error(), (word));                                                                    \
-  } while (0)
 
 /* The descriptor must be refused by validation and by both plan entry points,
  * and a refused plan_create leaves *plan NULL. */

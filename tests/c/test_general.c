@@ -12,14 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define expect_error(got, want, word)                                                                       \
-  do {                                                                                                      \
-    const gnk_status got_ = (got);                                                                          \
-    cr_assert_eq(got_, (want), "%s: got %s, want %s (%s)", #got, gnk_status_string(got_),                   \
-                 gnk_status_string(want), gnk_last_error());                                                \
-    cr_assert(strstr(gnk_last_error(), (word)) != NULL, "%s: message '%s' does not mention '%s'", #got,     \
-              gnk_last_error(), (word));                                                                    \
-  } while (0)
 
 /* ---- problem description used by the tests ---- */
 typedef struct prob {

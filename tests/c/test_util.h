@@ -99,4 +99,16 @@ int64_t ref_check(const gnk_desc *d, const void *x, const void *gamma, const voi
 int64_t ref_check_all(const gnk_desc *d, const void *x, const void *gamma, const void *beta, const void *y,
                       char *msg, size_t msg_size);
 
+
+/* Asserts status `got` == `want` and that the last error mentions `word`
+ * (Criterion tests only). */
+#define expect_error(got, want, word)                                                                       \
+  do {                                                                                                      \
+    const gnk_status got_ = (got);                                                                          \
+    cr_assert_eq(got_, (want), "%s: got %s, want %s (%s)", #got, gnk_status_string(got_),                   \
+                 gnk_status_string(want), gnk_last_error());                                                \
+    cr_assert(strstr(gnk_last_error(), (word)) != NULL, "%s: message '%s' does not mention '%s'", #got,     \
+              gnk_last_error(), (word));                                                                    \
+  } while (0)
+
 #endif

@@ -39,22 +39,24 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
   return units >= 4 * (int64_t)threads ? GNK_SPLIT_UNITS : GNK_SPLIT_PHASES;
 }
 
-/* Heuristic: highest ISA; specialized before generic; unroll 2 before 4. */
+/* Heuristic rank of a candidate, from what GNK_MEASURE picked most often on
+ * the SD 1.5 workloads: highest ISA; specialized before generic; for
+ * channels-last the row-order apply; regular stores (streaming ones only pay
+ * once y leaves the cache); unroll 4. Higher is better. */
+static long estimate_rank(const gnk_kernel_info *k) {
+  const int row = strstr(k->name, "_row") != NULL, nt = strstr(k->name, "_nt") != NULL;
+  return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + !nt * 100 + k->unroll;
+}
+
 static int estimate_kernel(const gnk_desc *d) {
   int best = -1;
   for (int i = 0; i < gnk_registry_count(); ++i) {
     if (!candidate(i, d)) continue;
-    if (best < 0) { best = i; continue; }
-    const gnk_kernel_info *a = &gnk_registry_get(i)->info, *b = &gnk_registry_get(best)->info;
-    if (a->isa != b->isa) { if (a->isa > b->isa) best = i; continue; }
-    if ((a->groups != 0) != (b->groups != 0)) { if (a->groups != 0) best = i; continue; }
-    if (a->unroll == 2 && b->unroll != 2) best = i;
+    if (best < 0 || estimate_rank(&gnk_registry_get(i)->info) > estimate_rank(&gnk_registry_get(best)->info)) best = i;
   }
   return best;
 }
 
-/* Values in [-1, 1) in the problem's dtype (bit patterns: the timing does
- * not depend on them, only on their being ordinary finite numbers). */
 static void fill(void *p, int64_t count, gnk_dtype t) {
   uint32_t s = 0x9e3779b9u;
   for (int64_t i = 0; i < count; ++i) {

@@ -20,6 +20,8 @@
 #define NHWC_MAX_ROWS 512
 #define NHWC_CHUNK_VALUES 8192
 
+/* Units (NCHW groups) up to this size prefetch their successor (see prefetch_next). */
+#define GNK_PREFETCH_UNIT_BYTES (1u << 20)
 /* Problems smaller than this (bytes of x) always run on the calling thread. */
 #define GNK_SERIAL_BYTES (1u << 20)
 
@@ -233,6 +235,10 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     cfg = &serial;
   }
   if (cfg->split == GNK_SPLIT_UNITS || cfg->threads <= 1) {
+    /* Prefetching the next unit pays only while it fits in L2 beside the
+     * current one (NCHW groups; an NHWC sample is usually several MiB). */
+    a->prefetch_next = d->layout == GNK_LAYOUT_NCHW &&
+                       (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
     parallel(cfg, &r, 3, r.units);
   } else {
     parallel(cfg, &r, 0, r.items);

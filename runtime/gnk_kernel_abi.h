@@ -46,6 +46,11 @@ typedef struct gnk_kargs {
   int64_t nchunk;          /* items per group (NCHW) or per sample (NHWC) */
   gnk_partial *part;       /* [n][g][nchunk] */
   const float *sub, *scale, *shift; /* [n][c] apply parameters */
+  /* 1 when units run one after another on a thread (statistics, merge, apply
+   * per (n, g)) and a unit fits in L2: the apply of one NCHW group then
+   * prefetches the next group's x, so that its statistics pass finds it in
+   * cache and the memory reads overlap the apply's writes. */
+  int prefetch_next;
 } gnk_kargs;
 
 typedef void (*gnk_phase_fn)(const gnk_kargs *a, int64_t item0, int64_t item1);

@@ -115,7 +115,7 @@ static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
 #line 94 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
 #line 103 "templates/gn_nchw.c.in"
-static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift) {
+static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf) {
 #line 108 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
 #line 110 "templates/gn_nchw.c.in"
@@ -123,22 +123,30 @@ static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, fl
 #line 123 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
 #line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
+#line 128 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, z0);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, z1);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, z2);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, z3);
-#line 130 "templates/gn_nchw.c.in"
+#line 133 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load_bf16(x + i), vs), vk, vh);
@@ -154,7 +162,7 @@ static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, fl
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
 #line 103 "templates/gn_nchw.c.in"
-static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift) {
+static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf) {
 #line 105 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
@@ -163,22 +171,30 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
 #line 123 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
 #line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
+#line 125 "templates/gn_nchw.c.in"
+    if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
+#line 128 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 125 "templates/gn_nchw.c.in"
+#line 128 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, z0);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, z1);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, z2);
-#line 128 "templates/gn_nchw.c.in"
+#line 131 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, z3);
-#line 130 "templates/gn_nchw.c.in"
+#line 133 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load_bf16(x + i), vk, vh);
@@ -190,7 +206,7 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
   }
 }
 
-#line 142 "templates/gn_nchw.c.in"
+#line 145 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 2048LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -211,12 +227,14 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     while (e < end) { /* the chunk may span several channels' rows */
       const int64_t cl = e / S, row_end = (cl + 1) * S < end ? (cl + 1) * S : end;
       const int64_t p = n * C + g * D + cl;
-      if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p]);
-      else apply_run(x + e, y + e, row_end - e, a->sub[p], a->scale[p], a->shift[p]);
+      /* the next unit's group follows this one in memory */
+      const uint16_t *pf = a->prefetch_next && ng + 1 < a->n * G ? x + gsize + e : NULL;
+      if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p], pf);
+      else apply_run(x + e, y + e, row_end - e, a->sub[p], a->scale[p], a->shift[p], pf);
       e = row_end;
     }
   }
-#line 170 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
 }
 
 const gnk_kernel_fns gnk_bf16_nchw_gn_g32c2048__avx2_u4 = {stats, apply};

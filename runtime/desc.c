@@ -77,8 +77,7 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
     return gnk_fail(GNK_ERR_BAD_DTYPE, "unknown dtype %d (expected GNK_DTYPE_F32, GNK_DTYPE_F16 or GNK_DTYPE_BF16)", (int)d->dtype);
   if (d->param_dtype != GNK_DTYPE_F32 && d->param_dtype != d->dtype)
     return gnk_fail(GNK_ERR_BAD_DTYPE, "param_dtype %d: gamma/beta must be f32 or the input dtype", (int)d->param_dtype);
-  if (d->act != GNK_ACT_NONE && d->act != GNK_ACT_SILU && d->act != GNK_ACT_RELU && d->act != GNK_ACT_GELU_ERF &&
-      d->act != GNK_ACT_GELU_TANH) /* GELU runs on the general kernel */
+  if (!gnk_act_valid(d->act)) /* GELU is valid: it runs on the general kernel */
     return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU, GNK_ACT_RELU, GNK_ACT_GELU_ERF or GNK_ACT_GELU_TANH)", (int)d->act);
   if (d->n < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "n (%lld) is negative", (long long)d->n);
   if (d->c < 0) return gnk_fail(GNK_ERR_NEGATIVE_SIZE, "channels (%lld) is negative", (long long)d->c);

@@ -2,7 +2,6 @@
  * partial statistics, and the spreading of the three phases over threads
  * (see gnk_kernel_abi.h for why the result never depends on the split). */
 #include "gnk_internal.h"
-#include "gnk_half.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -69,14 +68,6 @@ typedef struct run {
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
 } run;
 
-static double param(const run *r, const void *p, int64_t c) {
-  switch (r->param_dtype) {
-  case GNK_DTYPE_F16: return (double)gnk_f16_to_f32(((const uint16_t *)p)[c]);
-  case GNK_DTYPE_BF16: return (double)gnk_bf16_to_f32(((const uint16_t *)p)[c]);
-  default: return (double)((const float *)p)[c];
-  }
-}
-
 /* Merge group ng's chunk partials in chunk order (Chan, in double) and set
  * the apply parameters of its channels. */
 static void merge_group(const run *r, int64_t ng) {
@@ -98,7 +89,7 @@ static void merge_group(const run *r, int64_t ng) {
   const double lo = mean - (double)sub; /* what the f32 subtraction misses */
   const int64_t c0 = g * r->D, c1 = c0 + r->D, off = n * a->c;
   float *ps = (float *)a->sub + off, *pk = (float *)a->scale + off, *ph = (float *)a->shift + off;
-  /* f32 (or absent) parameters are read directly; 16-bit ones go through param(). */
+  /* f32 (or absent) parameters are read directly; 16-bit ones through gnk_value_at(). */
   const int f32p = r->param_dtype == GNK_DTYPE_F32;
   const float *gf = f32p ? (const float *)r->gamma : NULL, *bf = f32p ? (const float *)r->beta : NULL;
   /* Folding: when |mean * scale| <= 1 (|mean| within about one std), y = x*scale +
@@ -107,8 +98,8 @@ static void merge_group(const run *r, int64_t ng) {
    * is never folded: its output must be exactly beta. */
   const double fold_limit = m2 > 0.0 ? 1.0 : -1.0;
   for (int64_t c = c0; c < c1; ++c) {
-    const double gam = !r->gamma ? 1.0 : gf ? (double)gf[c] : param(r, r->gamma, c);
-    const double beta = !r->beta ? 0.0 : bf ? (double)bf[c] : param(r, r->beta, c);
+    const double gam = !r->gamma ? 1.0 : gf ? (double)gf[c] : gnk_value_at(r->param_dtype, r->gamma, c);
+    const double beta = !r->beta ? 0.0 : bf ? (double)bf[c] : gnk_value_at(r->param_dtype, r->beta, c);
     const double scale = rstd * gam;
     pk[c] = (float)scale;
     if (fabs(mean * scale) <= fold_limit) {

@@ -134,8 +134,7 @@ static gnk_status resolve(const gnk_general_desc *d, gnk_general_desc *r) {
                                       "with it", axis);
   r->reduce_axes = d->reduce_axes || (d->flags & GNK_REDUCE_AXES_EXACT) ? d->reduce_axes : all;
   if (!(d->eps >= 0.0) || isinf(d->eps)) return gnk_fail(GNK_ERR_BAD_EPS, "eps (%g) must be finite and >= 0", d->eps);
-  if (d->act != GNK_ACT_NONE && d->act != GNK_ACT_SILU && d->act != GNK_ACT_RELU && d->act != GNK_ACT_GELU_ERF &&
-      d->act != GNK_ACT_GELU_TANH)
+  if (!gnk_act_valid(d->act))
     return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU, GNK_ACT_RELU, "
                                             "GNK_ACT_GELU_ERF or GNK_ACT_GELU_TANH)", (int)d->act);
   int64_t total = 1, bytes;
@@ -271,14 +270,6 @@ static void store(gnk_dtype t, void *p, int64_t off, int64_t n, const double *v)
   case GNK_DTYPE_F16: for (int64_t i = 0; i < n; ++i) ((uint16_t *)p)[off + i] = gnk_f32_to_f16((float)v[i]); break;
   case GNK_DTYPE_BF16: for (int64_t i = 0; i < n; ++i) ((uint16_t *)p)[off + i] = gnk_f32_to_bf16((float)v[i]); break;
   default: for (int64_t i = 0; i < n; ++i) ((float *)p)[off + i] = (float)v[i];
-  }
-}
-
-static double param(gnk_dtype t, const void *p, int64_t i) {
-  switch (t) {
-  case GNK_DTYPE_F16: return gnk_f16_to_f32(((const uint16_t *)p)[i]);
-  case GNK_DTYPE_BF16: return gnk_bf16_to_f32(((const uint16_t *)p)[i]);
-  default: return ((const float *)p)[i];
   }
 }
 
@@ -495,8 +486,8 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
     return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for %zu bytes of statistics", bytes);
   }
   for (int64_t i = 0; i < npar; ++i) {
-    pd[i] = gamma ? param(g->d.param_dtype, gamma, i) : 1.0;
-    pd[npar + i] = beta ? param(g->d.param_dtype, beta, i) : 0.0;
+    pd[i] = gamma ? gnk_value_at(g->d.param_dtype, gamma, i) : 1.0;
+    pd[npar + i] = beta ? gnk_value_at(g->d.param_dtype, beta, i) : 0.0;
   }
   r.gd = pd;
   r.bd = pd + npar;
@@ -546,15 +537,11 @@ gnk_status gnk_general_plan_create(gnk_plan **plan, const gnk_general_desc *d, c
   if (st != GNK_OK) return st;
   const gnk_plan_options defaults = {GNK_ESTIMATE, 0, NULL, NULL};
   const gnk_plan_options *o = opt ? opt : &defaults;
+  if ((st = gnk_plan_options_validate(o)) != GNK_OK) return st;
   gnk_desc fd;
   if (fast_desc(&r, &fd)) {
     st = gnk_plan_create_ex(plan, &fd, o);
     if (st != GNK_ERR_NO_KERNEL) return st; /* no generated kernel: the general one runs it */
-  } else {
-    const unsigned mode = o->flags & 0xffu;
-    if ((o->flags & ~(0xffu | GNK_NO_CACHE)) || mode > GNK_WISDOM_ONLY)
-      return gnk_fail(GNK_ERR_BAD_FLAGS, "plan flags 0x%x: expected GNK_ESTIMATE, GNK_MEASURE or GNK_WISDOM_ONLY, "
-                                         "optionally | GNK_NO_CACHE", o->flags);
   }
   gnk_general *g;
   st = build(&r, &g);

@@ -3,6 +3,7 @@
 #define GNK_INTERNAL_H
 
 #include "gnk.h"
+#include "gnk_half.h"
 #include "gnk_kernel_abi.h"
 
 #include <stdarg.h>
@@ -81,6 +82,24 @@ const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg)
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);
 const char *gnk_dtype_name(gnk_dtype t);
+
+/* Element i of a gamma/beta-like array stored as `t`, as a double. */
+static inline double gnk_value_at(gnk_dtype t, const void *p, int64_t i) {
+  switch (t) {
+  case GNK_DTYPE_F16: return (double)gnk_f16_to_f32(((const uint16_t *)p)[i]);
+  case GNK_DTYPE_BF16: return (double)gnk_bf16_to_f32(((const uint16_t *)p)[i]);
+  default: return (double)((const float *)p)[i];
+  }
+}
+
+static inline int gnk_act_valid(gnk_act a) {
+  return a == GNK_ACT_NONE || a == GNK_ACT_SILU || a == GNK_ACT_RELU || a == GNK_ACT_GELU_ERF || a == GNK_ACT_GELU_TANH;
+}
+/* Activations only the general kernel implements (GELU). */
+static inline int gnk_act_general_only(gnk_act a) { return a == GNK_ACT_GELU_ERF || a == GNK_ACT_GELU_TANH; }
+
+/* Plan options (flags, thread count) checked once for every plan entry point. */
+gnk_status gnk_plan_options_validate(const gnk_plan_options *o);
 double gnk_now_ns(void);
 
 #endif

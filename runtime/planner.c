@@ -264,6 +264,16 @@ void gnk_plan_cache_clear(void) {
 }
 
 /* ---- public ---- */
+gnk_status gnk_plan_options_validate(const gnk_plan_options *o) {
+  if (!o) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan options are NULL");
+  const unsigned mode = o->flags & 0xffu;
+  if ((o->flags & ~(0xffu | GNK_NO_CACHE)) || mode > GNK_WISDOM_ONLY)
+    return gnk_fail(GNK_ERR_BAD_FLAGS, "plan flags 0x%x: expected GNK_ESTIMATE, GNK_MEASURE or GNK_WISDOM_ONLY, optionally | GNK_NO_CACHE", o->flags);
+  if (o->threads < 0 || o->threads > GNK_MAX_THREADS)
+    return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
+  return GNK_OK;
+}
+
 gnk_status gnk_plan_create(gnk_plan **plan, const gnk_desc *d, unsigned flags) {
   gnk_plan_options o = {flags, 0, NULL, NULL};
   return gnk_plan_create_ex(plan, d, &o);
@@ -275,12 +285,9 @@ gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan
   if (!o) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "plan options are NULL");
   gnk_status st = gnk_desc_validate(d);
   if (st != GNK_OK) return st;
+  if ((st = gnk_plan_options_validate(o)) != GNK_OK) return st;
   const unsigned mode = o->flags & 0xffu;
-  if ((o->flags & ~(0xffu | GNK_NO_CACHE)) || mode > GNK_WISDOM_ONLY)
-    return gnk_fail(GNK_ERR_BAD_FLAGS, "plan flags 0x%x: expected GNK_ESTIMATE, GNK_MEASURE or GNK_WISDOM_ONLY, optionally | GNK_NO_CACHE", o->flags);
-  if (o->threads < 0 || o->threads > GNK_MAX_THREADS)
-    return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
-  if (d->act == GNK_ACT_GELU_ERF || d->act == GNK_ACT_GELU_TANH) { /* only the general kernel has GELU */
+  if (gnk_act_general_only(d->act)) {
     gnk_general *g = NULL;
     st = gnk_general_from_desc(&g, d);
     return st != GNK_OK ? st : gnk_plan_wrap_general(plan, g, d, o);
@@ -313,7 +320,7 @@ gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan
 gnk_status gnk_group_norm(const gnk_desc *d, const void *x, void *y, const void *gamma, const void *beta) {
   gnk_status st = gnk_desc_validate(d);
   if (st != GNK_OK) return st;
-  if (d->act == GNK_ACT_GELU_ERF || d->act == GNK_ACT_GELU_TANH) { /* the general kernel's */
+  if (gnk_act_general_only(d->act)) {
     gnk_plan *p = NULL;
     st = gnk_plan_create(&p, d, GNK_ESTIMATE);
     if (st == GNK_OK) st = gnk_execute(p, x, y, gamma, beta);
@@ -330,11 +337,7 @@ gnk_status gnk_group_norm(const gnk_desc *d, const void *x, void *y, const void 
 
 gnk_status gnk_plan_wrap_general(gnk_plan **plan, gnk_general *g, const gnk_desc *approx,
                                  const gnk_plan_options *o) {
-  *plan = NULL;
-  if (o->threads < 0 || o->threads > GNK_MAX_THREADS) {
-    gnk_general_free(g);
-    return gnk_fail(GNK_ERR_BAD_THREADS, "threads (%d) must be in 0..%d (0 = default)", o->threads, GNK_MAX_THREADS);
-  }
+  *plan = NULL; /* callers have validated o (gnk_plan_options_validate) */
   gnk_plan *p = calloc(1, sizeof *p);
   if (!p) {
     gnk_general_free(g);

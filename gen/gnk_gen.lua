@@ -101,19 +101,24 @@ for _, path in ipairs(spec_paths) do
       for _, dtype in ipairs(DTYPES) do
         if isa_has(isa, dtype) and #isa.unrolls > 0 then
           local unrolls = dtype == "f32" and isa.unrolls or { isa.unrolls[#isa.unrolls] }
+          -- channels-last: the widest unroll only (its statistics take no
+          -- unroll; the apply variants are row order and streaming stores)
           for _, u in ipairs(unrolls) do
-            for _, layout in ipairs({ "nchw", "nhwc" }) do
-              add_kernel({ dtype = dtype, layout = layout, act = p.act, isa = isa.name, unroll = u,
-                           groups = p.groups, channels = p.c })
-            end
+            add_kernel({ dtype = dtype, layout = "nchw", act = p.act, isa = isa.name, unroll = u,
+                         groups = p.groups, channels = p.c })
           end
+          add_kernel({ dtype = dtype, layout = "nhwc", act = p.act, isa = isa.name, unroll = unrolls[#unrolls],
+                       groups = p.groups, channels = p.c })
           -- streaming-store variant (f32 channels-first): pays off once y leaves the cache;
-          -- row-order apply variant (f32 channels-last): each row read left to right
+          -- row-order apply variant (f32 channels-last): each row read left to right,
+          -- with plain or (when rows are vector-aligned) streaming stores
           if dtype == "f32" and isa.stream ~= false then
             add_kernel({ layout = "nchw", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
                          groups = p.groups, channels = p.c, store = "nt" })
             add_kernel({ layout = "nhwc", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
                          groups = p.groups, channels = p.c, order = "row" })
+            add_kernel({ layout = "nhwc", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
+                         groups = p.groups, channels = p.c, order = "row", store = "nt" })
           end
         end
       end

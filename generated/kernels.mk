@@ -85,66 +85,66 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx2_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_generic__avx2_u4.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c320__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c320__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c320__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c320__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c512__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c512__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c512__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c512__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c640__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c640__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c640__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c640__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx2_u4.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx2_u4.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx2_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx2_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx2_u4_row.c \
   generated/kernels/gnk_f16_nchw_gn_generic__avx2_u4.c \
@@ -306,66 +306,66 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx512_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_generic__avx512_u4.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c320__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c320__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c320__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c320__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c512__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c512__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c512__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c512__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c640__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c640__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c640__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c640__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1024__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c1280__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx512_u4.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx512_u4.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c128__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c256__avx512_u4_row.c \
-  generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx512_u2.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c512__avx512_u4_row.c \
   generated/kernels/gnk_f16_nchw_gn_generic__avx512_u4.c \

@@ -10,14 +10,12 @@
 
 /* Chunk sizes: functions of the problem only (never of threads), so every
  * split computes the same partials. NCHW: 4096 values (16 KiB, L1-resident
- * for the second pass). NHWC: 128..512 rows: at least 128 so that the
- * per-chunk fold of channel statistics into groups stays small next to the
- * data, at most 512 because each channel's rows are summed in one f32 lane
- * (a longer chain lets the f32 mean drift by more than a small std). */
+ * for the second pass). NHWC: 512 rows (fewer when S is smaller): the
+ * statistics are one sequential pass (no L1 residency needed), the per-chunk
+ * fold of channel statistics into groups (O(C) in double) is spread over 512
+ * rows, and no more because each channel's rows are summed in one f32 lane. */
 #define NCHW_CHUNK 4096
-#define NHWC_MIN_ROWS 128
-#define NHWC_MAX_ROWS 512
-#define NHWC_CHUNK_VALUES 8192
+#define NHWC_ROWS 512
 
 /* Units (NCHW groups) up to this size prefetch their successor (see prefetch_next). */
 #define GNK_PREFETCH_UNIT_BYTES (1u << 20)
@@ -66,6 +64,7 @@ typedef struct run {
   int64_t unit_items;  /* items per unit */
   int64_t parts;       /* ranges the work is cut into */
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
+  int pipeline;        /* phase 3: overlap unit u's apply with u+1's stats */
 } run;
 
 /* Merge group ng's chunk partials in chunk order (Chan, in double) and set
@@ -117,12 +116,36 @@ static void range_of(int64_t total, int64_t parts, int64_t i, int64_t *b, int64_
   *e = total * (i + 1) / parts;
 }
 
+static void merge_unit(const run *r, int64_t u) {
+  if (r->layout == GNK_LAYOUT_NCHW) merge_group(r, u);
+  else for (int64_t g = 0; g < r->groups; ++g) merge_group(r, u * r->groups + g);
+}
+
 static void run_unit(const run *r, int64_t u) {
   const int64_t i0 = u * r->unit_items, i1 = i0 + r->unit_items;
   r->fns->stats(&r->a, i0, i1);
-  if (r->layout == GNK_LAYOUT_NCHW) merge_group(r, u);
-  else for (int64_t g = 0; g < r->groups; ++g) merge_group(r, u * r->groups + g);
+  merge_unit(r, u);
   r->fns->apply(&r->a, i0, i1);
+}
+
+/* Units too large for L2 run as a software pipeline: while unit u is applied
+ * chunk by chunk, the statistics of unit u+1 are computed chunk by chunk in
+ * between, so the memory reads of u+1 overlap the writes of u (one phase alone
+ * streams in one direction only). The statistics of a chunk do not depend on
+ * when they are computed, so the bits are those of run_unit. (Applying u
+ * backwards, to start with the chunks its statistics left in L2, measured no
+ * better.) */
+static void run_units_pipelined(const run *r, int64_t b, int64_t e) {
+  const int64_t K = r->unit_items;
+  r->fns->stats(&r->a, b * K, b * K + K);
+  for (int64_t u = b; u < e; ++u) {
+    merge_unit(r, u);
+    const int64_t i0 = u * K, n0 = i0 + K;
+    for (int64_t k = 0; k < K; ++k) {
+      r->fns->apply(&r->a, i0 + k, i0 + k + 1);
+      if (u + 1 < e) r->fns->stats(&r->a, n0 + k, n0 + k + 1);
+    }
+  }
 }
 
 static void task(void *ctx, int64_t i) {
@@ -137,7 +160,8 @@ static void task(void *ctx, int64_t i) {
   case 2: range_of(r->items, r->parts, i, &b, &e); r->fns->apply(&r->a, b, e); break;
   default:
     range_of(r->units, r->parts, i, &b, &e);
-    for (int64_t u = b; u < e; ++u) run_unit(r, u);
+    if (r->pipeline) run_units_pipelined(r, b, e);
+    else for (int64_t u = b; u < e; ++u) run_unit(r, u);
   }
 }
 
@@ -195,10 +219,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     a->nchunk = (gsize + NCHW_CHUNK - 1) / NCHW_CHUNK;
     r.units = N * G;
   } else {
-    int64_t rows = (NHWC_CHUNK_VALUES + C - 1) / C;
-    if (rows < NHWC_MIN_ROWS) rows = NHWC_MIN_ROWS;
-    if (rows > NHWC_MAX_ROWS) rows = NHWC_MAX_ROWS;
-    if (rows > S) rows = S;
+    const int64_t rows = S < NHWC_ROWS ? S : NHWC_ROWS;
     a->chunk = rows;
     a->nchunk = (S + rows - 1) / rows;
     r.units = N;
@@ -226,10 +247,12 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     cfg = &serial;
   }
   if (cfg->split == GNK_SPLIT_UNITS || cfg->threads <= 1) {
-    /* Prefetching the next unit pays only while it fits in L2 beside the
-     * current one (NCHW groups; an NHWC sample is usually several MiB). */
-    a->prefetch_next = d->layout == GNK_LAYOUT_NCHW &&
-                       (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
+    /* NCHW groups that fit in L2 beside their successor prefetch it during
+     * their apply; larger ones run as a pipeline (run_units_pipelined). An
+     * NHWC sample gains from neither: measured, both were slower. */
+    const int small = (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
+    a->prefetch_next = d->layout == GNK_LAYOUT_NCHW && small;
+    r.pipeline = d->layout == GNK_LAYOUT_NCHW && !small;
     parallel(cfg, &r, 3, r.units);
   } else {
     parallel(cfg, &r, 0, r.items);

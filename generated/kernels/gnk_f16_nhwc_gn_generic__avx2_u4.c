@@ -3,140 +3,85 @@
  *   Template:  templates/gn_nhwc.c.in
  *   Arguments: dtype=f16 layout=nhwc act=none groups=runtime channels=runtime isa=avx2 unroll=4 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 20 "templates/gn_nhwc.c.in"
+#line 22 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx2.h"
 #include "gnk_half.h"
 
 #define TILE GNK_NHWC_TILE_C
 
-/* 4 full channel vectors at once: 4 independent add chains, so the walk
- * down the rows is not bound by the add latency. Pass 1 gives the channel
- * means, pass 2 (from L1) the deviation and squared-deviation sums. */
-static inline void chan_block(const uint16_t *x, int64_t C, int64_t np, float *cm, float *cd, float *cq) {
-#line 31 "templates/gn_nhwc.c.in"
-  vf s0 = v_zero();
-#line 31 "templates/gn_nhwc.c.in"
-  vf s1 = v_zero();
-#line 31 "templates/gn_nhwc.c.in"
-  vf s2 = v_zero();
-#line 31 "templates/gn_nhwc.c.in"
-  vf s3 = v_zero();
-#line 33 "templates/gn_nhwc.c.in"
+/* Statistics: one pass, row by row, shifted by the item's first row.
+ * Each channel c keeps k[c] = x[row 0][c] and sums t = x - k[c] and t^2 over
+ * the item's rows in f32 (stack arrays, L1). The rows are read once, left to
+ * right, so the hardware prefetchers see one sequential stream (a two-pass
+ * walk needs a column block to stay in L1 between passes and reads the rows
+ * in strides). Shifting by a value of the same channel keeps the sums small
+ * where the data has a large offset; the channel is redone exactly (chan_exact)
+ * in the rare case where k[c] lies so far from the channel mean that
+ * m2 = q - s^2/np would cancel (s^2/np > 15/16 q: at most 4 bits lost), or
+ * where the squares overflowed f32 (|x| beyond ~1e18). */
+#define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors */
+
+static inline void acc_rows(const uint16_t *x, int64_t C, int64_t tc, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    const vf k = v_load(kk + j);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_f16(x + 0 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_f16(x + 1 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_f16(x + 2 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_f16(x + 3 * C + j), k);
+#line 47 "templates/gn_nhwc.c.in"
+    v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+    v_store(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load(qq + j))))));
+  }
+  if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
+    const int64_t w = tc - j;
+    const vf k = v_load_tail(kk + j, w);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail_f16(x + 0 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail_f16(x + 1 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail_f16(x + 2 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail_f16(x + 3 * C + j, w), k);
+#line 56 "templates/gn_nhwc.c.in"
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
+    v_store_tail(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load_tail(qq + j, w))))), w);
+  }
+}
+
+static inline void acc_row(const uint16_t *x, int64_t tc, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    const vf t = v_sub(v_load_f16(x + j), v_load(kk + j));
+    v_store(ss + j, v_add(v_load(ss + j), t));
+    v_store(qq + j, v_fma(t, t, v_load(qq + j)));
+  }
+  if (j < tc) {
+    const int64_t w = tc - j;
+    const vf t = v_sub(v_load_tail_f16(x + j, w), v_load_tail(kk + j, w));
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), t), w);
+    v_store_tail(qq + j, v_fma(t, t, v_load_tail(qq + j, w)), w);
+  }
+}
+
+/* One channel's mean and M2 over np rows (stride C), two-pass in double. */
+static void chan_exact(const uint16_t *x, int64_t C, int64_t np, double *mean, double *m2) {
+  double sm = 0.0;
+  for (int64_t p = 0; p < np; ++p) sm += (double)gnk_f16_to_f32(x[p * C]);
+  const double m = sm / (double)np;
+  double q = 0.0;
   for (int64_t p = 0; p < np; ++p) {
-#line 35 "templates/gn_nhwc.c.in"
-    s0 = v_add(s0, v_load_f16(x + p * C + 0 * GNK_VL));
-#line 35 "templates/gn_nhwc.c.in"
-    s1 = v_add(s1, v_load_f16(x + p * C + 1 * GNK_VL));
-#line 35 "templates/gn_nhwc.c.in"
-    s2 = v_add(s2, v_load_f16(x + p * C + 2 * GNK_VL));
-#line 35 "templates/gn_nhwc.c.in"
-    s3 = v_add(s3, v_load_f16(x + p * C + 3 * GNK_VL));
-#line 37 "templates/gn_nhwc.c.in"
+    const double t = (double)gnk_f16_to_f32(x[p * C]) - m;
+    q += t * t;
   }
-  const vf inv = v_set1(1.0f / (float)np);
-#line 40 "templates/gn_nhwc.c.in"
-  const vf m0 = v_mul(s0, inv);
-  v_store(cm + 0 * GNK_VL, m0);
-  vf d0 = v_zero(), q0 = v_zero();
-#line 40 "templates/gn_nhwc.c.in"
-  const vf m1 = v_mul(s1, inv);
-  v_store(cm + 1 * GNK_VL, m1);
-  vf d1 = v_zero(), q1 = v_zero();
-#line 40 "templates/gn_nhwc.c.in"
-  const vf m2 = v_mul(s2, inv);
-  v_store(cm + 2 * GNK_VL, m2);
-  vf d2 = v_zero(), q2 = v_zero();
-#line 40 "templates/gn_nhwc.c.in"
-  const vf m3 = v_mul(s3, inv);
-  v_store(cm + 3 * GNK_VL, m3);
-  vf d3 = v_zero(), q3 = v_zero();
-#line 44 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p) {
-#line 46 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_f16(x + p * C + 0 * GNK_VL), m0);
-    d0 = v_add(d0, t0);
-    q0 = v_fma(t0, t0, q0);
-#line 46 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_f16(x + p * C + 1 * GNK_VL), m1);
-    d1 = v_add(d1, t1);
-    q1 = v_fma(t1, t1, q1);
-#line 46 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_f16(x + p * C + 2 * GNK_VL), m2);
-    d2 = v_add(d2, t2);
-    q2 = v_fma(t2, t2, q2);
-#line 46 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_f16(x + p * C + 3 * GNK_VL), m3);
-    d3 = v_add(d3, t3);
-    q3 = v_fma(t3, t3, q3);
-#line 50 "templates/gn_nhwc.c.in"
-  }
-#line 52 "templates/gn_nhwc.c.in"
-  v_store(cd + 0 * GNK_VL, d0);
-  v_store(cq + 0 * GNK_VL, q0);
-#line 52 "templates/gn_nhwc.c.in"
-  v_store(cd + 1 * GNK_VL, d1);
-  v_store(cq + 1 * GNK_VL, q1);
-#line 52 "templates/gn_nhwc.c.in"
-  v_store(cd + 2 * GNK_VL, d2);
-  v_store(cq + 2 * GNK_VL, q2);
-#line 52 "templates/gn_nhwc.c.in"
-  v_store(cd + 3 * GNK_VL, d3);
-  v_store(cq + 3 * GNK_VL, q3);
-#line 55 "templates/gn_nhwc.c.in"
-}
-
-/* Per-channel sums over `np` rows (stride C) of `w` <= GNK_VL channels. */
-static inline void chan_pass1(const uint16_t *x, int64_t C, int64_t np, int64_t w, float *cm) {
-  vf s = v_zero();
-  if (w == GNK_VL) for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load_f16(x + p * C));
-  else for (int64_t p = 0; p < np; ++p) s = v_add(s, v_load_tail_f16(x + p * C, w));
-  const vf mean = v_mul(s, v_set1(1.0f / (float)np));
-  if (w == GNK_VL) v_store(cm, mean); else v_store_tail(cm, mean, w);
-}
-
-/* Per-channel deviation sums (d) and squared deviations (q) from cm. */
-static inline void chan_pass2(const uint16_t *x, int64_t C, int64_t np, int64_t w,
-                              const float *cm, float *cd, float *cq) {
-  vf d = v_zero(), q = v_zero();
-  if (w == GNK_VL) {
-    const vf m = v_load(cm);
-    for (int64_t p = 0; p < np; ++p) {
-      const vf t = v_sub(v_load_f16(x + p * C), m);
-      d = v_add(d, t);
-      q = v_fma(t, t, q);
-    }
-    v_store(cd, d);
-    v_store(cq, q);
-  } else {
-    const vf m = v_load_tail(cm, w);
-    for (int64_t p = 0; p < np; ++p) {
-      const vf t = v_sub_tail(v_load_tail_f16(x + p * C, w), m, w);
-      d = v_add(d, t);
-      q = v_fma(t, t, q);
-    }
-    v_store_tail(cd, d, w);
-    v_store_tail(cq, q, w);
-  }
-}
-
-/* A channel's corrected mean and M2 from its pass sums (in double). When the
- * f32 squares overflowed (|x| ~ 1e18 and beyond) the channel is redone in
- * double straight from x. */
-static inline void chan_final(const uint16_t *x, int64_t C, int64_t np, float m, float d, float q,
-                              double *mean, double *m2) {
-  double dd = (double)d, qq = (double)q;
-  if (q > 3.0e38f && m == m) {
-    dd = qq = 0.0;
-    for (int64_t p = 0; p < np; ++p) {
-      const double t = (double)gnk_f16_to_f32(x[p * C]) - (double)m;
-      dd += t;
-      qq += t * t;
-    }
-  }
-  *mean = (double)m + dd / (double)np;
-  *m2 = qq - dd * dd / (double)np;
-  if (*m2 < 0.0) *m2 = 0.0; /* rounding only; a NaN stays NaN */
+  *mean = m;
+  *m2 = q;
 }
 
 /* Chan's merge of (cnt, mean, m2) into *t (in double). */
@@ -148,33 +93,41 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
 }
 
 /* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
- * most TILE: per channel a corrected two-pass mean/M2 over the np rows (the
- * item sits in L1/L2), then each group's channels are combined exactly
- * (equal counts: the group mean is the mean of channel means, M2 adds the
- * spread of channel means) and merged into the group's partial. */
+ * most TILE: per channel the shifted one-pass sums above, then each group's
+ * channels are combined exactly (equal counts: the group mean is the mean of
+ * channel means, M2 adds the spread of channel means) and merged into the
+ * group's partial. */
 static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t C = a->c, G = a->groups, D = C / G, S = a->s;
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const uint16_t *xs = (const uint16_t *)a->x + (n * S + p0) * C;
-  float cm[TILE], cd[TILE], cq[TILE];
+  float kk[TILE], ss[TILE], qq[TILE];
   double cmean[TILE], cm2[TILE];
+  const double dnp = (double)np, inv = 1.0 / dnp;
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
-    int64_t j = 0;
-    for (; j + 4 * GNK_VL <= tc; j += 4 * GNK_VL) chan_block(xs + c0 + j, C, np, cm + j, cd + j, cq + j);
-    for (; j < tc; j += GNK_VL) {
+    for (int64_t j = 0; j < tc; j += GNK_VL) {
       const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
-      chan_pass1(xs + c0 + j, C, np, w, cm + j);
-      chan_pass2(xs + c0 + j, C, np, w, cm + j, cd + j, cq + j);
+      v_store_tail(kk + j, v_load_tail_f16(xs + c0 + j, w), w);
+      v_store_tail(ss + j, v_zero(), w);
+      v_store_tail(qq + j, v_zero(), w);
     }
+    int64_t p = 1; /* row 0 is the shift: t = 0 */
+    for (; p + ROWS <= np; p += ROWS) acc_rows(xs + p * C + c0, C, tc, kk, ss, qq);
+    for (; p < np; ++p) acc_row(xs + p * C + c0, tc, kk, ss, qq);
     for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
       const int64_t cs = g * D > c0 ? g * D : c0;
       const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
-      const double dnp = (double)np;
       double sm = 0.0, m2 = 0.0;
       for (int64_t c = cs; c < ce; ++c) {
-        chan_final(xs + c, C, np, cm[c - c0], cd[c - c0], cq[c - c0], &cmean[c - cs], &cm2[c - cs]);
+        const double sc = (double)ss[c - c0], qc = (double)qq[c - c0];
+        if (qc > 3.0e38 || sc * sc > 0.9375 * dnp * qc) {
+          chan_exact(xs + c, C, np, &cmean[c - cs], &cm2[c - cs]);
+        } else { /* a NaN or Inf in the channel reaches mean and m2 from here */
+          cmean[c - cs] = (double)kk[c - c0] + sc * inv;
+          cm2[c - cs] = qc - sc * sc * inv;
+        }
         sm += cmean[c - cs];
       }
       const double gm = sm / (double)(ce - cs);
@@ -199,118 +152,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 177 "templates/gn_nhwc.c.in"
+#line 172 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 200 "templates/gn_nhwc.c.in"
+#line 195 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 204 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 204 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 204 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 204 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 208 "templates/gn_nhwc.c.in"
+#line 203 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_f16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_f16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_f16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_f16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 0 * GNK_VL, z0);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 1 * GNK_VL, z1);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 2 * GNK_VL, z2);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 3 * GNK_VL, z3);
-#line 215 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 220 "templates/gn_nhwc.c.in"
+#line 215 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 222 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_f16(x + p * C + j, w), s), k, h);
       v_store_tail_f16(y + p * C + j, z, w);
     }
   }
-#line 229 "templates/gn_nhwc.c.in"
+#line 224 "templates/gn_nhwc.c.in"
 }
 
-#line 177 "templates/gn_nhwc.c.in"
+#line 172 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 180 "templates/gn_nhwc.c.in"
+#line 175 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 200 "templates/gn_nhwc.c.in"
+#line 195 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 206 "templates/gn_nhwc.c.in"
+#line 201 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 208 "templates/gn_nhwc.c.in"
+#line 203 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_f16(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_f16(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_f16(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 210 "templates/gn_nhwc.c.in"
+#line 205 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_f16(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 0 * GNK_VL, z0);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 1 * GNK_VL, z1);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 2 * GNK_VL, z2);
-#line 213 "templates/gn_nhwc.c.in"
+#line 208 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 3 * GNK_VL, z3);
-#line 215 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 222 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_f16(x + p * C + j, w), k, h);
       v_store_tail_f16(y + p * C + j, z, w);
     }
   }
-#line 229 "templates/gn_nhwc.c.in"
+#line 224 "templates/gn_nhwc.c.in"
 }
 
-#line 232 "templates/gn_nhwc.c.in"
+#line 227 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = a->c, S = a->s;
+#line 235 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -319,9 +273,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+#line 250 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
+#line 256 "templates/gn_nhwc.c.in"
 }
 
 const gnk_kernel_fns gnk_f16_nhwc_gn_generic__avx2_u4 = {stats, apply};

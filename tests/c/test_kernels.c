@@ -121,9 +121,8 @@ static void check_refused(int idx, const char *name, const gnk_desc *d, const ch
 
 /* Sizes just past the runtime's chunk boundaries for this shape (see
  * execute.c: NCHW cuts a group into 4096-value chunks; NHWC cuts a sample
- * into max(R, V/C)-position chunks, with (R, V) = (64, 16384) before and
- * (128, 32768) since the larger NHWC chunks; both are kept), skipping sizes
- * already in SPATIAL. Returns how many. */
+ * into 512-position chunks), skipping sizes already in SPATIAL. Returns how
+ * many. */
 static int boundary_sizes(gnk_layout layout, int64_t c, int64_t g, int64_t *out) {
   int64_t cand[4];
   int nc = 0, n = 0;
@@ -133,13 +132,8 @@ static int boundary_sizes(gnk_layout layout, int64_t c, int64_t g, int64_t *out)
     cand[nc++] = 4096 / dd + 1;
     cand[nc++] = 8192 / dd + 1;
   } else {
-    static const int64_t rv[2][2] = {{64, 16384}, {128, 32768}};
-    for (int k = 0; k < 2; ++k) {
-      int64_t rows = (rv[k][1] + c - 1) / c;
-      if (rows < rv[k][0]) rows = rv[k][0];
-      cand[nc++] = rows + 1;
-      cand[nc++] = 2 * rows + 1;
-    }
+    cand[nc++] = 512 + 1;
+    cand[nc++] = 2 * 512 + 1;
   }
   for (int i = 0; i < nc; ++i) {
     int dup = cand[i] < 1;

@@ -114,6 +114,29 @@ Test(numerics, large_mean_small_std) {
     }
 }
 
+/* Channels-last statistics are shifted by each chunk's first row (execute.c:
+ * 512-row chunks); here that row is an outlier 1e4 std above a large mean, the
+ * worst shift there is (its sums cancel most), at every chunk start and in
+ * both layouts. */
+Test(numerics, outlier_at_every_chunk_start) {
+  rng r;
+  rng_seed(&r, 7);
+  static const int64_t shapes[][4] = {{2, 64, 1100, 32}, {1, 40, 513, 4}, {1, 1, 2000, 1}};
+  for (int l = 0; l < 2; ++l)
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+      const int64_t total = desc_numel(&d), S = d.spatial, C = d.c;
+      float *x = malloc((size_t)total * sizeof *x);
+      fill_normal(&r, x, total, 3e3, 1e-1);
+      for (int64_t j = 0; j < total; ++j) {
+        const int64_t pos = l == GNK_LAYOUT_NHWC ? (j / C) % S : j % S;
+        if (pos % 512 == 0) x[j] = 3e3f + 1e3f;
+      }
+      check_accurate(&d, x, NULL, NULL);
+      free(x);
+    }
+}
+
 /* 40000..40003: exact in f32, mean 40001.5, variance 1.25; the f32 sum of a
  * chunk (~1.6e8 for 4096 values) is far from exact, and the rounding is
  * biased (the low bits are always dropped the same way). */

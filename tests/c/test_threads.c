@@ -18,8 +18,9 @@
 
 /* N*G small (one group, many chunks: the phases split) and large (units split). */
 /* The first two exceed GNK_SERIAL_BYTES (1 MiB), so gnk's own pool really runs them
- * threaded (phases, then units); the others also go through caller pools. */
-static const int64_t SHAPES[][4] = {/* n, c, s, g */ {1, 8, 70001, 2}, {2, 32, 8200, 32}, {1, 4, 50000, 1}, {4, 64, 500, 32}, {3, 320, 61, 32}};
+ * threaded (phases, then units); the others also go through caller pools. The
+ * last has NCHW groups over 1 MiB: its units run as a pipeline (execute.c). */
+static const int64_t SHAPES[][4] = {/* n, c, s, g */ {1, 8, 70001, 2}, {2, 32, 8200, 32}, {1, 4, 50000, 1}, {4, 64, 500, 32}, {3, 320, 61, 32}, {2, 4, 140001, 2}};
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 typedef struct problem {

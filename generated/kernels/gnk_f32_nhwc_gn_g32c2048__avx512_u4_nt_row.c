@@ -1,0 +1,327 @@
+/* Auto-generated file. Do not edit!
+ *   Generator: gen/gnk_gen.lua
+ *   Template:  templates/gn_nhwc.c.in
+ *   Arguments: dtype=f32 layout=nhwc act=none groups=32 channels=2048 isa=avx512 unroll=4 store=nt order=row
+ * Regenerate with `make gen`; `make check-gen` verifies this file. */
+#line 22 "templates/gn_nhwc.c.in"
+#include "gnk_kernel_abi.h"
+#include "isa/gnk_vec_avx512.h"
+#include "gnk_half.h"
+
+#define TILE GNK_NHWC_TILE_C
+
+/* Statistics: one pass, row by row, shifted by the item's first row.
+ * Each channel c keeps k[c] = x[row 0][c] and sums t = x - k[c] and t^2 over
+ * the item's rows in f32 (stack arrays, L1). The rows are read once, left to
+ * right, so the hardware prefetchers see one sequential stream (a two-pass
+ * walk needs a column block to stay in L1 between passes and reads the rows
+ * in strides). Shifting by a value of the same channel keeps the sums small
+ * where the data has a large offset; the channel is redone exactly (chan_exact)
+ * in the rare case where k[c] lies so far from the channel mean that
+ * m2 = q - s^2/np would cancel (s^2/np > 15/16 q: at most 4 bits lost), or
+ * where the squares overflowed f32 (|x| beyond ~1e18). */
+#define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors */
+
+static inline void acc_rows(const float *x, int64_t C, int64_t tc, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    const vf k = v_load(kk + j);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
+#line 45 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
+#line 47 "templates/gn_nhwc.c.in"
+    v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+    v_store(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load(qq + j))))));
+  }
+  if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
+    const int64_t w = tc - j;
+    const vf k = v_load_tail(kk + j, w);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
+#line 54 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
+#line 56 "templates/gn_nhwc.c.in"
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
+    v_store_tail(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load_tail(qq + j, w))))), w);
+  }
+}
+
+static inline void acc_row(const float *x, int64_t tc, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    const vf t = v_sub(v_load(x + j), v_load(kk + j));
+    v_store(ss + j, v_add(v_load(ss + j), t));
+    v_store(qq + j, v_fma(t, t, v_load(qq + j)));
+  }
+  if (j < tc) {
+    const int64_t w = tc - j;
+    const vf t = v_sub(v_load_tail(x + j, w), v_load_tail(kk + j, w));
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), t), w);
+    v_store_tail(qq + j, v_fma(t, t, v_load_tail(qq + j, w)), w);
+  }
+}
+
+/* One channel's mean and M2 over np rows (stride C), two-pass in double. */
+static void chan_exact(const float *x, int64_t C, int64_t np, double *mean, double *m2) {
+  double sm = 0.0;
+  for (int64_t p = 0; p < np; ++p) sm += (double)(float)(x[p * C]);
+  const double m = sm / (double)np;
+  double q = 0.0;
+  for (int64_t p = 0; p < np; ++p) {
+    const double t = (double)(float)(x[p * C]) - m;
+    q += t * t;
+  }
+  *mean = m;
+  *m2 = q;
+}
+
+/* Chan's merge of (cnt, mean, m2) into *t (in double). */
+static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
+  const double n = t->count + cnt, delta = mean - t->mean;
+  t->mean += delta * (cnt / n);
+  t->m2 += m2 + delta * delta * (t->count * cnt / n);
+  t->count = n;
+}
+
+/* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
+ * most TILE: per channel the shifted one-pass sums above, then each group's
+ * channels are combined exactly (equal counts: the group mean is the mean of
+ * channel means, M2 adds the spread of channel means) and merged into the
+ * group's partial. */
+static void stats_item(const gnk_kargs *a, int64_t it) {
+  const int64_t C = 2048LL, G = 32LL, D = C / G, S = a->s;
+  const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  const float *xs = (const float *)a->x + (n * S + p0) * C;
+  float kk[TILE], ss[TILE], qq[TILE];
+  double cmean[TILE], cm2[TILE];
+  const double dnp = (double)np, inv = 1.0 / dnp;
+  for (int64_t c0 = 0; c0 < C; c0 += TILE) {
+    const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
+    for (int64_t j = 0; j < tc; j += GNK_VL) {
+      const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+      v_store_tail(kk + j, v_load_tail(xs + c0 + j, w), w);
+      v_store_tail(ss + j, v_zero(), w);
+      v_store_tail(qq + j, v_zero(), w);
+    }
+    int64_t p = 1; /* row 0 is the shift: t = 0 */
+    for (; p + ROWS <= np; p += ROWS) acc_rows(xs + p * C + c0, C, tc, kk, ss, qq);
+    for (; p < np; ++p) acc_row(xs + p * C + c0, tc, kk, ss, qq);
+    for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
+      const int64_t cs = g * D > c0 ? g * D : c0;
+      const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      double sm = 0.0, m2 = 0.0;
+      for (int64_t c = cs; c < ce; ++c) {
+        const double sc = (double)ss[c - c0], qc = (double)qq[c - c0];
+        if (qc > 3.0e38 || sc * sc > 0.9375 * dnp * qc) {
+          chan_exact(xs + c, C, np, &cmean[c - cs], &cm2[c - cs]);
+        } else { /* a NaN or Inf in the channel reaches mean and m2 from here */
+          cmean[c - cs] = (double)kk[c - c0] + sc * inv;
+          cm2[c - cs] = qc - sc * sc * inv;
+        }
+        sm += cmean[c - cs];
+      }
+      const double gm = sm / (double)(ce - cs);
+      for (int64_t c = cs; c < ce; ++c) {
+        const double dc = cmean[c - cs] - gm;
+        m2 += cm2[c - cs] + dnp * dc * dc;
+      }
+      gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+      const double cnt = dnp * (double)(ce - cs);
+      if (cs == g * D) {
+        t->mean = gm;
+        t->m2 = m2;
+        t->count = cnt;
+      } else {
+        merge_into(t, cnt, gm, m2);
+      }
+    }
+  }
+}
+
+static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
+}
+
+#line 172 "templates/gn_nhwc.c.in"
+static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 178 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, z0);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, z1);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, z2);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, z3);
+#line 187 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_sub(v_load_tail(x + j, w), v_load_tail(sub + j, w)), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, z, w);
+    }
+  }
+#line 224 "templates/gn_nhwc.c.in"
+}
+
+#line 172 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 175 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 178 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, z0);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, z1);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, z2);
+#line 185 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, z3);
+#line 187 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_load_tail(x + j, w), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, z, w);
+    }
+  }
+#line 224 "templates/gn_nhwc.c.in"
+}
+
+#line 172 "templates/gn_nhwc.c.in"
+static void apply_item_nt(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 178 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, z0);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, z1);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, z2);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, z3);
+#line 187 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_sub(v_load_tail(x + j, w), v_load_tail(sub + j, w)), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, z, w);
+    }
+  }
+#line 224 "templates/gn_nhwc.c.in"
+}
+
+#line 172 "templates/gn_nhwc.c.in"
+static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+                  const float *shift) {
+#line 175 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 178 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+    int64_t j = 0;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 182 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, z0);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, z1);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, z2);
+#line 185 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, z3);
+#line 187 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_load_tail(x + j, w), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, z, w);
+    }
+  }
+#line 224 "templates/gn_nhwc.c.in"
+}
+
+#line 227 "templates/gn_nhwc.c.in"
+/* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
+ * runtime folded every mean of the sample into shift (sub all 0), one FMA
+ * per vector does it. */
+static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  const int64_t C = 2048LL, S = a->s;
+#line 233 "templates/gn_nhwc.c.in"
+  const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
+#line 235 "templates/gn_nhwc.c.in"
+  for (int64_t it = item0; it < item1; ++it) {
+    const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
+    const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+    const float *x = (const float *)a->x + (n * S + p0) * C;
+    float *y = (float *)a->y + (n * S + p0) * C;
+    const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
+    int folded = 1;
+    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+#line 244 "templates/gn_nhwc.c.in"
+    if (streamed) {
+      if (folded) apply_item_folded_nt(x, y, C, np, sub, scale, shift);
+      else apply_item_nt(x, y, C, np, sub, scale, shift);
+      continue;
+    }
+#line 250 "templates/gn_nhwc.c.in"
+    if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
+    else apply_item(x, y, C, np, sub, scale, shift);
+  }
+#line 254 "templates/gn_nhwc.c.in"
+  if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
+#line 256 "templates/gn_nhwc.c.in"
+}
+
+const gnk_kernel_fns gnk_f32_nhwc_gn_g32c2048__avx512_u4_nt_row = {stats, apply};

@@ -10,48 +10,50 @@
 
 #define TILE GNK_NHWC_TILE_C
 
-/* Statistics: one pass, row by row, shifted by the item's first row.
- * Each channel c keeps k[c] = x[row 0][c] and sums t = x - k[c] and t^2 over
- * the item's rows in f32 (stack arrays, L1). The rows are read once, left to
- * right, so the hardware prefetchers see one sequential stream (a two-pass
- * walk needs a column block to stay in L1 between passes and reads the rows
- * in strides). Shifting by a value of the same channel keeps the sums small
- * where the data has a large offset; the channel is redone exactly (chan_exact)
- * in the rare case where k[c] lies so far from the channel mean that
- * m2 = q - s^2/np would cancel (s^2/np > 15/16 q: at most 4 bits lost), or
- * where the squares overflowed f32 (|x| beyond ~1e18). */
-#define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors */
+/* Statistics: one pass, row by row, shifted by an estimate of each
+ * channel's mean. Each channel c keeps its shift k[c] and sums t = x - k[c]
+ * and t^2 over the item's rows in f32 (stack arrays, L1). The rows are read
+ * once, left to right, so the hardware prefetchers see one sequential stream
+ * (a two-pass walk needs a column block to stay in L1 between passes and
+ * reads the rows in strides). A shift near the channel mean keeps the sums
+ * small where the data has a large offset and the squares nearly as accurate
+ * as a second pass. Where the shift lands too far from a channel's mean, the
+ * tile is summed again around the estimated means; a channel that still
+ * cancels (squares that overflowed f32, |x| beyond ~1e18) is redone exactly
+ * (chan_exact). */
+#define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors, and
+                  * each f32 sum a chain of np/4 adds (128 for 512 rows) */
 
 static inline void acc_rows(const uint16_t *x, int64_t C, int64_t tc, const float *kk, float *ss, float *qq) {
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 45 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_bf16(x + 0 * C + j), k);
-#line 45 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_bf16(x + 1 * C + j), k);
-#line 45 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_bf16(x + 2 * C + j), k);
-#line 45 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_bf16(x + 3 * C + j), k);
 #line 47 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_bf16(x + 0 * C + j), k);
+#line 47 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_bf16(x + 1 * C + j), k);
+#line 47 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_bf16(x + 2 * C + j), k);
+#line 47 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_bf16(x + 3 * C + j), k);
+#line 49 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
-    v_store(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load(qq + j))))));
+    v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 54 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_tail_bf16(x + 0 * C + j, w), k);
-#line 54 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_tail_bf16(x + 1 * C + j, w), k);
-#line 54 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_tail_bf16(x + 2 * C + j, w), k);
-#line 54 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_tail_bf16(x + 3 * C + j, w), k);
 #line 56 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail_bf16(x + 0 * C + j, w), k);
+#line 56 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail_bf16(x + 1 * C + j, w), k);
+#line 56 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail_bf16(x + 2 * C + j, w), k);
+#line 56 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail_bf16(x + 3 * C + j, w), k);
+#line 58 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
-    v_store_tail(qq + j, v_fma(t3, t3, v_fma(t2, t2, v_fma(t1, t1, v_fma(t0, t0, v_load_tail(qq + j, w))))), w);
+    v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
 }
 
@@ -68,6 +70,24 @@ static inline void acc_row(const uint16_t *x, int64_t tc, const float *kk, float
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), t), w);
     v_store_tail(qq + j, v_fma(t, t, v_load_tail(qq + j, w)), w);
   }
+}
+
+static void shifted_sums(const uint16_t *x, int64_t C, int64_t np, int64_t tc, const float *kk, float *ss, float *qq) {
+  for (int64_t j = 0; j < tc; j += GNK_VL) {
+    const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+    v_store_tail(ss + j, v_zero(), w);
+    v_store_tail(qq + j, v_zero(), w);
+  }
+  int64_t p = 0;
+  for (; p + ROWS <= np; p += ROWS) acc_rows(x + p * C, C, tc, kk, ss, qq);
+  for (; p < np; ++p) acc_row(x + p * C, tc, kk, ss, qq);
+}
+
+/* 1 when m2 = q - s^2/np would lose more than 3 bits (s^2/np > 7/8 q, the
+ * shift over 2.6 std from the mean) or the f32 squares overflowed. */
+static inline int cancels(float s, float q, double np) {
+  const double sd = (double)s, qd = (double)q;
+  return qd > 3.0e38 || sd * sd > 0.875 * np * qd;
 }
 
 /* One channel's mean and M2 over np rows (stride C), two-pass in double. */
@@ -107,22 +127,33 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const double dnp = (double)np, inv = 1.0 / dnp;
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
+    /* the shift of each channel: the mean of the item's first 8 rows (rows
+     * spread over the item would be better estimates, but reading them
+     * first breaks the one sequential stream: measured 3x slower) */
+    const int64_t ns = np >= 8 ? 8 : np;
     for (int64_t j = 0; j < tc; j += GNK_VL) {
       const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
-      v_store_tail(kk + j, v_load_tail_bf16(xs + c0 + j, w), w);
-      v_store_tail(ss + j, v_zero(), w);
-      v_store_tail(qq + j, v_zero(), w);
+      vf sk = v_zero();
+      for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail_bf16(xs + r * C + c0 + j, w));
+      v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
     }
-    int64_t p = 1; /* row 0 is the shift: t = 0 */
-    for (; p + ROWS <= np; p += ROWS) acc_rows(xs + p * C + c0, C, tc, kk, ss, qq);
-    for (; p < np; ++p) acc_row(xs + p * C + c0, tc, kk, ss, qq);
+    shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    /* A shift that landed far from a channel's mean (data trending over the
+     * rows) costs accuracy: then the tile is summed again, shifted by the
+     * means just estimated (the corrected two-pass algorithm, from L2). */
+    int again = 0;
+    for (int64_t c = 0; c < tc && !again; ++c) again = cancels(ss[c], qq[c], dnp);
+    if (again) {
+      for (int64_t c = 0; c < tc; ++c) kk[c] += (float)((double)ss[c] * inv);
+      shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    }
     for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
       const int64_t cs = g * D > c0 ? g * D : c0;
       const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
       double sm = 0.0, m2 = 0.0;
       for (int64_t c = cs; c < ce; ++c) {
         const double sc = (double)ss[c - c0], qc = (double)qq[c - c0];
-        if (qc > 3.0e38 || sc * sc > 0.9375 * dnp * qc) {
+        if (cancels(ss[c - c0], qq[c - c0], dnp)) { /* still: overflow or pathological data */
           chan_exact(xs + c, C, np, &cmean[c - cs], &cm2[c - cs]);
         } else { /* a NaN or Inf in the channel reaches mean and m2 from here */
           cmean[c - cs] = (double)kk[c - c0] + sc * inv;
@@ -152,119 +183,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 172 "templates/gn_nhwc.c.in"
+#line 203 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 195 "templates/gn_nhwc.c.in"
+#line 226 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 199 "templates/gn_nhwc.c.in"
+#line 230 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 199 "templates/gn_nhwc.c.in"
+#line 230 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 199 "templates/gn_nhwc.c.in"
+#line 230 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 199 "templates/gn_nhwc.c.in"
+#line 230 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 203 "templates/gn_nhwc.c.in"
+#line 234 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_bf16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_bf16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_bf16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_bf16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 210 "templates/gn_nhwc.c.in"
+#line 241 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 215 "templates/gn_nhwc.c.in"
+#line 246 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 217 "templates/gn_nhwc.c.in"
+#line 248 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * C + j, w), s), k, h);
       v_store_tail_bf16(y + p * C + j, v_silu(z), w);
     }
   }
-#line 224 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
 }
 
-#line 172 "templates/gn_nhwc.c.in"
+#line 203 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 175 "templates/gn_nhwc.c.in"
+#line 206 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 195 "templates/gn_nhwc.c.in"
+#line 226 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 201 "templates/gn_nhwc.c.in"
+#line 232 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 203 "templates/gn_nhwc.c.in"
+#line 234 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_bf16(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_bf16(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_bf16(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 205 "templates/gn_nhwc.c.in"
+#line 236 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_bf16(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 208 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 210 "templates/gn_nhwc.c.in"
+#line 241 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 217 "templates/gn_nhwc.c.in"
+#line 248 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_bf16(x + p * C + j, w), k, h);
       v_store_tail_bf16(y + p * C + j, v_silu(z), w);
     }
   }
-#line 224 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
 }
 
-#line 227 "templates/gn_nhwc.c.in"
+#line 258 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 128LL, S = a->s;
-#line 235 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -273,11 +304,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 250 "templates/gn_nhwc.c.in"
+#line 281 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 256 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
 }
 
 const gnk_kernel_fns gnk_bf16_nhwc_gnsilu_g32c128__avx512bf16_u4 = {stats, apply};

@@ -8,103 +8,137 @@
 #include "isa/gnk_vec_avx512.h"
 #include "gnk_half.h"
 
-/* Partial statistics of `len` contiguous values: mean, then squared
- * deviations, while the run sits in L1 (the runtime picks len <= 16 KiB).
- * The second pass also sums the deviations, which corrects the f32 mean
- * (corrected two-pass algorithm), so the partial is accurate even when
- * |mean| >> std. 2 accumulators per pass hide the add latency. */
-static void stats_run(const float *p, int64_t len, gnk_partial *out) {
-#line 32 "templates/gn_nchw.c.in"
-  vf s0 = v_zero();
-#line 32 "templates/gn_nchw.c.in"
-  vf s1 = v_zero();
-#line 34 "templates/gn_nchw.c.in"
-  int64_t i = 0;
-  for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 37 "templates/gn_nchw.c.in"
-    s0 = v_add(s0, v_load(p + i + 0 * GNK_VL));
-#line 37 "templates/gn_nchw.c.in"
-    s1 = v_add(s1, v_load(p + i + 1 * GNK_VL));
-#line 39 "templates/gn_nchw.c.in"
+/* Partial statistics of `len` contiguous values (the runtime picks
+ * len <= 16 KiB, so a run sits in L1). One pass, shifted by k, an estimate of
+ * the mean from a sample of the run: sums of t = x - k and t^2 in 2 f32
+ * accumulator pairs (hiding the add latency), then mean = k + s/len and
+ * M2 = q - s^2/len in double. A shift near the mean keeps the sums small
+ * where |mean| >> std and the squares nearly as accurate as a second pass.
+ * Where k still lands far from the mean (s^2/len > 7/8 q: more than 3 bits
+ * would cancel), the run is summed again around the mean just estimated (the
+ * corrected two-pass algorithm); if that cancels too (f32 squares that
+ * overflowed, |x| beyond ~1e18), the run is redone exactly in double. */
+static void stats_exact(const float *p, int64_t len, gnk_partial *out) {
+  double sm = 0.0;
+  for (int64_t j = 0; j < len; ++j) sm += (double)(float)(p[j]);
+  const double m = sm / (double)len;
+  double q = 0.0;
+  for (int64_t j = 0; j < len; ++j) {
+    const double t = (double)(float)(p[j]) - m;
+    q += t * t;
   }
-  for (; i + GNK_VL <= len; i += GNK_VL) s0 = v_add(s0, v_load(p + i));
-  if (i < len) s0 = v_add(s0, v_load_tail(p + i, len - i));
-#line 43 "templates/gn_nchw.c.in"
-  s0 = v_add(s0, s1);
-#line 45 "templates/gn_nchw.c.in"
-  const float m = v_hsum(s0) / (float)len;
-  const vf vm = v_set1(m);
-#line 48 "templates/gn_nchw.c.in"
+  out->mean = m;
+  out->m2 = q;
+  out->count = (double)len;
+}
+
+/* Sums of (x - k) and (x - k)^2 over the run. */
+static void shifted_sums(const float *p, int64_t len, float k, double *s, double *sq) {
+  const vf vk = v_set1(k);
+#line 53 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 48 "templates/gn_nchw.c.in"
+#line 53 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 50 "templates/gn_nchw.c.in"
-  i = 0;
-  for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 53 "templates/gn_nchw.c.in"
-    const vf t0 = v_sub(v_load(p + i + 0 * GNK_VL), vm);
-    d0 = v_add(d0, t0);
-    q0 = v_fma(t0, t0, q0);
-#line 53 "templates/gn_nchw.c.in"
-    const vf t1 = v_sub(v_load(p + i + 1 * GNK_VL), vm);
-    d1 = v_add(d1, t1);
-    q1 = v_fma(t1, t1, q1);
-#line 57 "templates/gn_nchw.c.in"
+#line 55 "templates/gn_nchw.c.in"
+  /* Blocks of 64 values per lane are summed apart and then added up
+   * (cascade): no f32 chain runs longer than 64 + len / (64 * lanes) adds,
+   * also where lanes are few (scalar, 4 lanes). */
+  const int64_t full = len - len % (2 * GNK_VL);
+  int64_t i = 0;
+  while (i < full) {
+    const int64_t bend = full - i < 64 * 2 * GNK_VL ? full : i + 64 * 2 * GNK_VL;
+#line 63 "templates/gn_nchw.c.in"
+    vf bd0 = v_zero(), bq0 = v_zero();
+#line 63 "templates/gn_nchw.c.in"
+    vf bd1 = v_zero(), bq1 = v_zero();
+#line 65 "templates/gn_nchw.c.in"
+    for (; i < bend; i += 2 * GNK_VL) {
+#line 67 "templates/gn_nchw.c.in"
+      const vf t0 = v_sub(v_load(p + i + 0 * GNK_VL), vk);
+      bd0 = v_add(bd0, t0);
+      bq0 = v_fma(t0, t0, bq0);
+#line 67 "templates/gn_nchw.c.in"
+      const vf t1 = v_sub(v_load(p + i + 1 * GNK_VL), vk);
+      bd1 = v_add(bd1, t1);
+      bq1 = v_fma(t1, t1, bq1);
+#line 71 "templates/gn_nchw.c.in"
+    }
+#line 73 "templates/gn_nchw.c.in"
+    d0 = v_add(d0, bd0);
+    q0 = v_add(q0, bq0);
+#line 73 "templates/gn_nchw.c.in"
+    d1 = v_add(d1, bd1);
+    q1 = v_add(q1, bq1);
+#line 76 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
-    const vf t = v_sub(v_load(p + i), vm);
+    const vf t = v_sub(v_load(p + i), vk);
     d0 = v_add(d0, t);
     q0 = v_fma(t, t, q0);
   }
   if (i < len) {
-    const vf t = v_sub_tail(v_load_tail(p + i, len - i), vm, len - i);
+    const vf t = v_sub_tail(v_load_tail(p + i, len - i), vk, len - i);
     d0 = v_add(d0, t);
     q0 = v_fma(t, t, q0);
   }
-#line 69 "templates/gn_nchw.c.in"
+#line 88 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 72 "templates/gn_nchw.c.in"
+#line 91 "templates/gn_nchw.c.in"
+  *s = (double)v_hsum(d0);
+  *sq = (double)v_hsum(q0);
+}
+
+static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
+
+static void stats_run(const float *p, int64_t len, gnk_partial *out) {
+  /* the shift: mean of 16 values spread over the run (its first value alone
+   * lies far from the mean where the data trends along the run) */
+  float k = (float)(p[0]);
+  if (len >= 16) {
+    float sk = 0.0f;
+    for (int64_t j = 0; j < 16; ++j) sk += (float)(p[j * (len / 16)]);
+    k = sk * (1.0f / 16.0f);
+  }
   const double dn = (double)len;
-  double ds = (double)v_hsum(d0), q = (double)v_hsum(q0);
-  if (q > 3.0e38 && m == m) { /* f32 squares overflowed (|x| ~ 1e18+): redo in double */
-    ds = q = 0.0;
-    for (int64_t j = 0; j < len; ++j) {
-      const double t = (double)(float)(p[j]) - (double)m;
-      ds += t;
-      q += t * t;
+  double ds, q;
+  shifted_sums(p, len, k, &ds, &q);
+  if (cancels(ds, q, dn)) {
+    k = (float)((double)k + ds / dn);
+    shifted_sums(p, len, k, &ds, &q);
+    if (cancels(ds, q, dn)) {
+      stats_exact(p, len, out);
+      return;
     }
   }
-  double m2 = q - ds * ds / dn;
-  if (m2 < 0.0) m2 = 0.0; /* rounding only; a NaN stays NaN */
-  out->mean = (double)m + ds / dn;
-  out->m2 = m2;
+  out->mean = (double)k + ds / dn; /* a NaN or Inf in the run reaches mean and m2 from here */
+  out->m2 = q - ds * ds / dn;
   out->count = dn;
 }
 
-#line 94 "templates/gn_nchw.c.in"
+#line 127 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 103 "templates/gn_nchw.c.in"
+#line 136 "templates/gn_nchw.c.in"
 static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
-#line 108 "templates/gn_nchw.c.in"
+#line 141 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 110 "templates/gn_nchw.c.in"
+#line 143 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 123 "templates/gn_nchw.c.in"
+#line 156 "templates/gn_nchw.c.in"
   for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 125 "templates/gn_nchw.c.in"
+#line 158 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 125 "templates/gn_nchw.c.in"
+#line 158 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 128 "templates/gn_nchw.c.in"
+#line 161 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 128 "templates/gn_nchw.c.in"
+#line 161 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 131 "templates/gn_nchw.c.in"
+#line 164 "templates/gn_nchw.c.in"
     v_store(y + i + 0 * GNK_VL, z0);
-#line 131 "templates/gn_nchw.c.in"
+#line 164 "templates/gn_nchw.c.in"
     v_store(y + i + 1 * GNK_VL, z1);
-#line 133 "templates/gn_nchw.c.in"
+#line 166 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -116,31 +150,31 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 100 "templates/gn_nchw.c.in"
+#line 133 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 103 "templates/gn_nchw.c.in"
+#line 136 "templates/gn_nchw.c.in"
 static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
-#line 105 "templates/gn_nchw.c.in"
+#line 138 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 110 "templates/gn_nchw.c.in"
+#line 143 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 123 "templates/gn_nchw.c.in"
+#line 156 "templates/gn_nchw.c.in"
   for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 125 "templates/gn_nchw.c.in"
+#line 158 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 125 "templates/gn_nchw.c.in"
+#line 158 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 128 "templates/gn_nchw.c.in"
+#line 161 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 128 "templates/gn_nchw.c.in"
+#line 161 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 131 "templates/gn_nchw.c.in"
+#line 164 "templates/gn_nchw.c.in"
     v_store(y + i + 0 * GNK_VL, z0);
-#line 131 "templates/gn_nchw.c.in"
+#line 164 "templates/gn_nchw.c.in"
     v_store(y + i + 1 * GNK_VL, z1);
-#line 133 "templates/gn_nchw.c.in"
+#line 166 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -152,7 +186,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 145 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 256LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -180,7 +214,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       e = row_end;
     }
   }
-#line 175 "templates/gn_nchw.c.in"
+#line 208 "templates/gn_nchw.c.in"
 }
 
 const gnk_kernel_fns gnk_f32_nchw_gn_g32c256__avx512_u2 = {stats, apply};

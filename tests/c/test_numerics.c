@@ -114,23 +114,26 @@ Test(numerics, large_mean_small_std) {
     }
 }
 
-/* Channels-last statistics are shifted by each chunk's first row (execute.c:
- * 512-row chunks); here that row is an outlier 1e4 std above a large mean, the
- * worst shift there is (its sums cancel most), at every chunk start and in
- * both layouts. */
-Test(numerics, outlier_at_every_chunk_start) {
+/* The statistics are one pass over each chunk, shifted by a sample mean of
+ * the chunk (execute.c and the templates: NCHW chunks of 4096 values, the
+ * mean of every 256th; NHWC chunks of 512 rows, the mean of the first 8).
+ * Here exactly the sampled values are outliers 1e4 std above a large mean,
+ * the worst shift there is (its sums cancel most); the kernels must notice
+ * and sum those chunks again. */
+Test(numerics, outliers_where_the_shift_samples) {
   rng r;
   rng_seed(&r, 7);
-  static const int64_t shapes[][4] = {{2, 64, 1100, 32}, {1, 40, 513, 4}, {1, 1, 2000, 1}};
+  static const int64_t shapes[][4] = {{2, 64, 1024, 32}, {1, 16, 2048, 4}, {1, 1, 8192, 1}};
   for (int l = 0; l < 2; ++l)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
       gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_NONE, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
-      const int64_t total = desc_numel(&d), S = d.spatial, C = d.c;
+      const int64_t total = desc_numel(&d), S = d.spatial, C = d.c, D = C / d.groups;
       float *x = malloc((size_t)total * sizeof *x);
       fill_normal(&r, x, total, 3e3, 1e-1);
       for (int64_t j = 0; j < total; ++j) {
-        const int64_t pos = l == GNK_LAYOUT_NHWC ? (j / C) % S : j % S;
-        if (pos % 512 == 0) x[j] = 3e3f + 1e3f;
+        const int64_t sampled = l == GNK_LAYOUT_NHWC ? ((j / C) % S) % 512 < 8 /* row within its chunk */
+                                                     : (((j / S) % C % D) * S + j % S) % 256 == 0; /* value within its group */
+        if (sampled) x[j] = 3e3f + 1e3f;
       }
       check_accurate(&d, x, NULL, NULL);
       free(x);

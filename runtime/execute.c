@@ -9,11 +9,12 @@
 #include <string.h>
 
 /* Chunk sizes: functions of the problem only (never of threads), so every
- * split computes the same partials. NCHW: 4096 values (16 KiB, L1-resident
- * for the second pass). NHWC: 512 rows (fewer when S is smaller): the
- * statistics are one sequential pass (no L1 residency needed), the per-chunk
- * fold of channel statistics into groups (O(C) in double) is spread over 512
- * rows, and no more because each channel's rows are summed in one f32 lane. */
+ * split computes the same partials. NCHW: 4096 values (16 KiB: L1-resident
+ * when a chunk must be summed a second time, see the template). NHWC: 512
+ * rows (fewer when S is smaller): the statistics are one sequential pass, the
+ * per-chunk fold of channel statistics into groups (O(C) in double) is spread
+ * over 512 rows, and no more because each channel's rows are summed in one
+ * f32 lane. */
 #define NCHW_CHUNK 4096
 #define NHWC_ROWS 512
 

@@ -41,18 +41,25 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
 
 /* Heuristic rank of a candidate, from what GNK_MEASURE picked most often on
  * the SD 1.5 workloads: highest ISA; specialized before generic; for
- * channels-last the row-order apply; regular stores (streaming ones only pay
- * once y leaves the cache); unroll 4. Higher is better. */
-static long estimate_rank(const gnk_kernel_info *k) {
+ * channels-last the row-order apply; streaming stores once the tensor is
+ * larger than L2 can keep (y then leaves the cache anyway; below that the
+ * next layer would read y from cache), regular stores otherwise; unroll 4.
+ * Higher is better. */
+#define GNK_STREAM_BYTES (2u << 20)
+
+static long estimate_rank(const gnk_kernel_info *k, int big) {
   const int row = strstr(k->name, "_row") != NULL, nt = strstr(k->name, "_nt") != NULL;
-  return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + !nt * 100 + k->unroll;
+  return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + (nt == big) * 100 + k->unroll;
 }
 
 static int estimate_kernel(const gnk_desc *d) {
+  const int big = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) > GNK_STREAM_BYTES;
   int best = -1;
   for (int i = 0; i < gnk_registry_count(); ++i) {
     if (!candidate(i, d)) continue;
-    if (best < 0 || estimate_rank(&gnk_registry_get(i)->info) > estimate_rank(&gnk_registry_get(best)->info)) best = i;
+    if (best < 0 ||
+        estimate_rank(&gnk_registry_get(i)->info, big) > estimate_rank(&gnk_registry_get(best)->info, big))
+      best = i;
   }
   return best;
 }

@@ -365,3 +365,24 @@ Test(api, kernel_introspection) {
     cr_assert_eq(gnk_kernel_supported(i), info.isa <= gnk_cpu_isa(), "%s", info.name);
   }
 }
+
+/* GNK_ESTIMATE: streaming stores for tensors larger than L2 can keep
+ * (planner.c, 2 MiB), regular stores below; both layouts have streaming
+ * variants for the specialized SD shapes on AVX2 and AVX-512. */
+Test(api, estimate_streams_only_big_tensors) {
+  if (gnk_cpu_isa() < GNK_ISA_AVX2) {
+    cr_log_warn("SKIPPED: %s has no streaming-store kernels", gnk_isa_name(gnk_cpu_isa()));
+    return;
+  }
+  for (int l = 0; l < 2; ++l) {
+    static const int64_t spatial[2] = {64, 4096}; /* 160 KiB, 10 MiB */
+    for (int b = 0; b < 2; ++b) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_SILU, 2, 320, spatial[b], 32);
+      gnk_plan *p = NULL;
+      cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+      const int nt = strstr(gnk_plan_kernel_name(p), "_nt") != NULL;
+      cr_expect_eq(nt, b, "%s: estimate picked %s", desc_str(&d), gnk_plan_kernel_name(p));
+      gnk_plan_destroy(p);
+    }
+  }
+}

@@ -123,10 +123,11 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
   /* the shift: mean of 16 values spread over the run (its first value alone
    * lies far from the mean where the data trends along the run) */
   float k = (float)(p[0]);
-  if (len >= 16) {
-    float sk = 0.0f;
-    for (int64_t j = 0; j < 16; ++j) sk += (float)(p[j * (len / 16)]);
-    k = sk * (1.0f / 16.0f);
+  if (len >= 16) { /* four partial sums: not one chain of 16 dependent adds */
+    const int64_t st = len / 16;
+    float sk[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t j = 0; j < 16; ++j) sk[j % 4] += (float)(p[j * st]);
+    k = ((sk[0] + sk[1]) + (sk[2] + sk[3])) * (1.0f / 16.0f);
   }
   const double dn = (double)len;
   double ds, q;
@@ -144,17 +145,17 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
   out->count = dn;
 }
 
-#line 123 "templates/gn_nchw.c.in"
+#line 124 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one
  * channel, with non-temporal stores: y goes straight to memory without being
  * read first (no read-for-ownership) and without evicting useful lines. */
-#line 136 "templates/gn_nchw.c.in"
+#line 137 "templates/gn_nchw.c.in"
 static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
-#line 141 "templates/gn_nchw.c.in"
+#line 142 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 143 "templates/gn_nchw.c.in"
+#line 144 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 145 "templates/gn_nchw.c.in"
+#line 146 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
     const int64_t mis = (int64_t)(((uintptr_t)y & (GNK_VBYTES - 1)) / sizeof(float));
     int64_t head = mis ? GNK_VL - mis : 0;
@@ -165,33 +166,33 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
       i = head;
     }
   }
-#line 156 "templates/gn_nchw.c.in"
+#line 157 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 0 * GNK_VL, z0);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 1 * GNK_VL, z1);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 2 * GNK_VL, z2);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 3 * GNK_VL, z3);
-#line 166 "templates/gn_nchw.c.in"
+#line 167 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -203,17 +204,17 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 133 "templates/gn_nchw.c.in"
+#line 134 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 136 "templates/gn_nchw.c.in"
+#line 137 "templates/gn_nchw.c.in"
 static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
-#line 138 "templates/gn_nchw.c.in"
+#line 139 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 143 "templates/gn_nchw.c.in"
+#line 144 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 145 "templates/gn_nchw.c.in"
+#line 146 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
     const int64_t mis = (int64_t)(((uintptr_t)y & (GNK_VBYTES - 1)) / sizeof(float));
     int64_t head = mis ? GNK_VL - mis : 0;
@@ -224,33 +225,33 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
       i = head;
     }
   }
-#line 156 "templates/gn_nchw.c.in"
+#line 157 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
-#line 158 "templates/gn_nchw.c.in"
+#line 159 "templates/gn_nchw.c.in"
     if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 161 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 0 * GNK_VL, z0);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 1 * GNK_VL, z1);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 2 * GNK_VL, z2);
-#line 164 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
     v_stream(y + i + 3 * GNK_VL, z3);
-#line 166 "templates/gn_nchw.c.in"
+#line 167 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -262,7 +263,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 178 "templates/gn_nchw.c.in"
+#line 179 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 256LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -280,19 +281,22 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const int64_t end = gsize - e < a->chunk ? gsize : e + a->chunk;
     const float *x = (const float *)a->x + ng * gsize;
     float *y = (float *)a->y + ng * gsize;
-    while (e < end) { /* the chunk may span several channels' rows */
-      const int64_t cl = e / S, row_end = (cl + 1) * S < end ? (cl + 1) * S : end;
-      const int64_t p = n * C + g * D + cl;
-      /* the next unit's group follows this one in memory */
-      const float *pf = a->prefetch_next && ng + 1 < a->n * G ? x + gsize + e : NULL;
+    /* the chunk may span several channels' rows: one division per chunk,
+     * not per row (rows of 8x8 images are 4 vectors long) */
+    const int64_t cl0 = e / S;
+    int64_t row_end = (cl0 + 1) * S < end ? (cl0 + 1) * S : end;
+    const int pfn = a->prefetch_next && ng + 1 < a->n * G; /* the next unit's group follows this one */
+    for (int64_t p = n * C + g * D + cl0; e < end; ++p) {
+      const float *pf = pfn ? x + gsize + e : NULL;
       if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p], pf);
       else apply_run(x + e, y + e, row_end - e, a->sub[p], a->scale[p], a->shift[p], pf);
       e = row_end;
+      row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 206 "templates/gn_nchw.c.in"
+#line 210 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 208 "templates/gn_nchw.c.in"
+#line 212 "templates/gn_nchw.c.in"
 }
 
 const gnk_kernel_fns gnk_f32_nchw_gn_g32c256__avx2_u4_nt = {stats, apply};

@@ -11,16 +11,18 @@
 #define TILE GNK_NHWC_TILE_C
 
 /* Statistics: one pass, row by row, shifted by an estimate of each
- * channel's mean. Each channel c keeps its shift k[c] and sums t = x - k[c]
- * and t^2 over the item's rows in f32 (stack arrays, L1). The rows are read
- * once, left to right, so the hardware prefetchers see one sequential stream
- * (a two-pass walk needs a column block to stay in L1 between passes and
- * reads the rows in strides). A shift near the channel mean keeps the sums
- * small where the data has a large offset and the squares nearly as accurate
- * as a second pass. Where the shift lands too far from a channel's mean, the
- * tile is summed again around the estimated means; a channel that still
- * cancels (squares that overflowed f32, |x| beyond ~1e18) is redone exactly
- * (chan_exact). */
+ * group's mean. Each channel c keeps the shift k[c] of its group and sums
+ * t = x - k[c] and t^2 over the item's rows in f32 (stack arrays, L1); a
+ * group's sums are then the sums of its channels' (no per-channel
+ * finalization: with few rows, as in 8x8 images, that O(C) work in double
+ * would rival the pass itself). The rows are read once, left to right, so the
+ * hardware prefetchers see one sequential stream (a two-pass walk needs a
+ * column block to stay in L1 between passes and reads the rows in strides).
+ * A shift near the group mean keeps the sums small where the data has a
+ * large offset and the squares nearly as accurate as a second pass. Where the
+ * shift lands too far from a group's mean, the tile is summed again around
+ * the estimated means; a group that still cancels (squares that overflowed
+ * f32, |x| beyond ~1e18) is redone exactly (piece_exact). */
 #define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors, and
                   * each f32 sum a chain of np/4 adds (128 for 512 rows) */
 
@@ -28,30 +30,30 @@ static inline void acc_rows(const float *x, int64_t C, int64_t tc, const float *
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 47 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
-#line 47 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
-#line 47 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
-#line 47 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
 #line 49 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
+#line 49 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
+#line 49 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
+#line 49 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 56 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
-#line 56 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
-#line 56 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
-#line 56 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
 #line 58 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
+#line 58 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
+#line 58 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
+#line 58 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -83,23 +85,22 @@ static void shifted_sums(const float *x, int64_t C, int64_t np, int64_t tc, cons
   for (; p < np; ++p) acc_row(x + p * C, tc, kk, ss, qq);
 }
 
-/* 1 when m2 = q - s^2/np would lose more than 3 bits (s^2/np > 7/8 q, the
+/* 1 when m2 = q - s^2/n would lose more than 3 bits (s^2/n > 7/8 q, the
  * shift over 2.6 std from the mean) or the f32 squares overflowed. */
-static inline int cancels(float s, float q, double np) {
-  const double sd = (double)s, qd = (double)q;
-  return qd > 3.0e38 || sd * sd > 0.875 * np * qd;
-}
+static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
 
-/* One channel's mean and M2 over np rows (stride C), two-pass in double. */
-static void chan_exact(const float *x, int64_t C, int64_t np, double *mean, double *m2) {
+/* Mean and M2 of w channels (from x, stride C) over np rows, two-pass in double. */
+static void piece_exact(const float *x, int64_t C, int64_t np, int64_t w, double *mean, double *m2) {
   double sm = 0.0;
-  for (int64_t p = 0; p < np; ++p) sm += (double)(float)(x[p * C]);
-  const double m = sm / (double)np;
+  for (int64_t p = 0; p < np; ++p)
+    for (int64_t c = 0; c < w; ++c) sm += (double)(float)(x[p * C + c]);
+  const double m = sm / (double)(np * w);
   double q = 0.0;
-  for (int64_t p = 0; p < np; ++p) {
-    const double t = (double)(float)(x[p * C]) - m;
-    q += t * t;
-  }
+  for (int64_t p = 0; p < np; ++p)
+    for (int64_t c = 0; c < w; ++c) {
+      const double t = (double)(float)(x[p * C + c]) - m;
+      q += t * t;
+    }
   *mean = m;
   *m2 = q;
 }
@@ -113,23 +114,22 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
 }
 
 /* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
- * most TILE: per channel the shifted one-pass sums above, then each group's
- * channels are combined exactly (equal counts: the group mean is the mean of
- * channel means, M2 adds the spread of channel means) and merged into the
- * group's partial. */
+ * most TILE; a group cut by a tile edge gives one piece per tile, merged into
+ * the group's partial with Chan's formula. */
 static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t C = a->c, G = a->groups, D = C / G, S = a->s;
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const float *xs = (const float *)a->x + (n * S + p0) * C;
   float kk[TILE], ss[TILE], qq[TILE];
-  double cmean[TILE], cm2[TILE];
-  const double dnp = (double)np, inv = 1.0 / dnp;
+  double psum[TILE], pq[TILE]; /* per piece (at most one per channel) */
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
-    /* the shift of each channel: the mean of the item's first 8 rows (rows
-     * spread over the item would be better estimates, but reading them
-     * first breaks the one sequential stream: measured 3x slower) */
+    const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1; /* groups touching the tile */
+    /* the shift of each group: the mean of its channels over the item's
+     * first 8 rows (rows spread over the item would be better estimates,
+     * but reading them first breaks the one sequential stream: measured 3x
+     * slower) */
     const int64_t ns = np >= 8 ? 8 : np;
     for (int64_t j = 0; j < tc; j += GNK_VL) {
       const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
@@ -137,43 +137,54 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
       for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * C + c0 + j, w));
       v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
     }
-    shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
-    /* A shift that landed far from a channel's mean (data trending over the
-     * rows) costs accuracy: then the tile is summed again, shifted by the
-     * means just estimated (the corrected two-pass algorithm, from L2). */
-    int again = 0;
-    for (int64_t c = 0; c < tc && !again; ++c) again = cancels(ss[c], qq[c], dnp);
-    if (again) {
-      for (int64_t c = 0; c < tc; ++c) kk[c] += (float)((double)ss[c] * inv);
-      shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      float sk = 0.0f;
+      for (int64_t c = cs; c < ce; ++c) sk += kk[c - c0];
+      sk /= (float)(ce - cs);
+      for (int64_t c = cs; c < ce; ++c) kk[c - c0] = sk;
     }
-    for (int64_t g = c0 / D; g * D < c0 + tc; ++g) {
-      const int64_t cs = g * D > c0 ? g * D : c0;
-      const int64_t ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
-      double sm = 0.0, m2 = 0.0;
-      for (int64_t c = cs; c < ce; ++c) {
-        const double sc = (double)ss[c - c0], qc = (double)qq[c - c0];
-        if (cancels(ss[c - c0], qq[c - c0], dnp)) { /* still: overflow or pathological data */
-          chan_exact(xs + c, C, np, &cmean[c - cs], &cm2[c - cs]);
-        } else { /* a NaN or Inf in the channel reaches mean and m2 from here */
-          cmean[c - cs] = (double)kk[c - c0] + sc * inv;
-          cm2[c - cs] = qc - sc * sc * inv;
+    int again = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+      for (int64_t g = g0; g < g1; ++g) {
+        const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+        double sm = 0.0, sq = 0.0;
+        for (int64_t c = cs; c < ce; ++c) {
+          sm += (double)ss[c - c0];
+          sq += (double)qq[c - c0];
         }
-        sm += cmean[c - cs];
+        psum[g - g0] = sm;
+        pq[g - g0] = sq;
+        again |= cancels(sm, sq, (double)np * (double)(ce - cs));
       }
-      const double gm = sm / (double)(ce - cs);
-      for (int64_t c = cs; c < ce; ++c) {
-        const double dc = cmean[c - cs] - gm;
-        m2 += cm2[c - cs] + dnp * dc * dc;
+      /* A shift that landed far from a group's mean (data trending over the
+       * rows) costs accuracy: then the tile is summed again, shifted by the
+       * means just estimated (the corrected two-pass algorithm, from L2). */
+      if (!again || pass == 1) break;
+      for (int64_t g = g0; g < g1; ++g) {
+        const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+        const float kg = (float)((double)kk[cs - c0] + psum[g - g0] / ((double)np * (double)(ce - cs)));
+        for (int64_t c = cs; c < ce; ++c) kk[c - c0] = kg;
+      }
+    }
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
+      double mean, m2;
+      if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
+        piece_exact(xs + cs, C, np, ce - cs, &mean, &m2);
+      } else { /* a NaN or Inf in the group reaches mean and m2 from here */
+        mean = (double)kk[cs - c0] + sm / cnt;
+        m2 = sq - sm * sm / cnt;
       }
       gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
-      const double cnt = dnp * (double)(ce - cs);
       if (cs == g * D) {
-        t->mean = gm;
+        t->mean = mean;
         t->m2 = m2;
         t->count = cnt;
       } else {
-        merge_into(t, cnt, gm, m2);
+        merge_into(t, cnt, mean, m2);
       }
     }
   }
@@ -183,119 +194,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 203 "templates/gn_nhwc.c.in"
+#line 214 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 226 "templates/gn_nhwc.c.in"
+#line 237 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 230 "templates/gn_nhwc.c.in"
-    const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
-    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 230 "templates/gn_nhwc.c.in"
-    const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
-    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 230 "templates/gn_nhwc.c.in"
-    const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
-    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 230 "templates/gn_nhwc.c.in"
-    const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
-    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 234 "templates/gn_nhwc.c.in"
-    for (int64_t p = 0; p < np; ++p) {
-#line 236 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 236 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 236 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_sub(v_load(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 236 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_sub(v_load(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 239 "templates/gn_nhwc.c.in"
-      v_store(y + p * C + j + 0 * GNK_VL, z0);
-#line 239 "templates/gn_nhwc.c.in"
-      v_store(y + p * C + j + 1 * GNK_VL, z1);
-#line 239 "templates/gn_nhwc.c.in"
-      v_store(y + p * C + j + 2 * GNK_VL, z2);
-#line 239 "templates/gn_nhwc.c.in"
-      v_store(y + p * C + j + 3 * GNK_VL, z3);
 #line 241 "templates/gn_nhwc.c.in"
+    const vf s0 = v_load(sub + j + 0 * GNK_VL);
+#line 243 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 241 "templates/gn_nhwc.c.in"
+    const vf s1 = v_load(sub + j + 1 * GNK_VL);
+#line 243 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 241 "templates/gn_nhwc.c.in"
+    const vf s2 = v_load(sub + j + 2 * GNK_VL);
+#line 243 "templates/gn_nhwc.c.in"
+    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
+#line 241 "templates/gn_nhwc.c.in"
+    const vf s3 = v_load(sub + j + 3 * GNK_VL);
+#line 243 "templates/gn_nhwc.c.in"
+    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
+#line 245 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 247 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
+#line 247 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
+#line 247 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
+#line 247 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
+#line 250 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 0 * GNK_VL, z0);
+#line 250 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 1 * GNK_VL, z1);
+#line 250 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 2 * GNK_VL, z2);
+#line 250 "templates/gn_nhwc.c.in"
+      v_store(y + p * C + j + 3 * GNK_VL, z3);
+#line 252 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 246 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 248 "templates/gn_nhwc.c.in"
+#line 259 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail(x + p * C + j, w), s), k, h);
       v_store_tail(y + p * C + j, z, w);
     }
   }
-#line 255 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
 }
 
-#line 203 "templates/gn_nhwc.c.in"
+#line 214 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 206 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 226 "templates/gn_nhwc.c.in"
+#line 237 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 232 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 232 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 234 "templates/gn_nhwc.c.in"
+#line 245 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 236 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 236 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 236 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 236 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 239 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 0 * GNK_VL, z0);
-#line 239 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 1 * GNK_VL, z1);
-#line 239 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 2 * GNK_VL, z2);
-#line 239 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 3 * GNK_VL, z3);
-#line 241 "templates/gn_nhwc.c.in"
+#line 252 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 248 "templates/gn_nhwc.c.in"
+#line 259 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail(x + p * C + j, w), k, h);
       v_store_tail(y + p * C + j, z, w);
     }
   }
-#line 255 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
 }
 
-#line 258 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = a->c, S = a->s;
-#line 266 "templates/gn_nhwc.c.in"
+#line 277 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -304,11 +315,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 281 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 287 "templates/gn_nhwc.c.in"
+#line 298 "templates/gn_nhwc.c.in"
 }
 
 const gnk_kernel_fns gnk_f32_nhwc_gn_generic__neon_u4 = {stats, apply};

@@ -1,5 +1,6 @@
 # Benchmark build, run from the repository root:
-#   make -f bench/bench.mk bench [SPECS=specs/sd15_unet.spec] [LAYOUT=both] [THREADS=1,2] [REPS=..]
+#   make -f bench/bench.mk bench [SPECS=a.spec,b.spec] [LAYOUT=both] [THREADS=1,2] [REPS=..]
+#   (default SPECS: SD 1.5 UNet, SD 1.5 VAE decoder, ResNet-50-GN; ~10 minutes)
 #                                [CLOCK=wall|cpu]  (cpu: process CPU time, THREADS=1 only)
 #   make -f bench/bench.mk bench-lib       build/libgnkbench.so only
 #   make -f bench/bench.mk bench-peers     install PyTorch, oneDNN, ONNX Runtime, matplotlib into $(VENV)
@@ -10,7 +11,7 @@ CC := clang
 endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SPECS ?= specs/sd15_unet.spec
+SPECS ?= specs/sd15_unet.spec,specs/sd15_vae_decoder.spec,specs/resnet50_gn.spec
 LAYOUT ?= both
 THREADS ?= 1,2
 REPS ?=

@@ -83,6 +83,10 @@ build/libgnk.a: $(RUNTIME_OBJ) $(KERNEL_OBJ)
 build/gnk-run: bench/gnk_run.c build/libgnk.a runtime/include/gnk.h generated/gnk_default_workload.inc
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ bench/gnk_run.c build/libgnk.a $(LDLIBS)
 
+# One kernel's statistics and normalization phases timed apart (performance research).
+build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -march=native -o $@ bench/phases.c build/libgnk.a $(LDLIBS)
+
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ bench/overhead.c build/libgnk.a $(LDLIBS)

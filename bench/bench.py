@@ -66,7 +66,9 @@ def parse_args(argv=None):
     ap.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                     help="wall: CLOCK_MONOTONIC; cpu: the process's CPU time (all threads), which "
                     "leaves out time spent descheduled on a busy shared machine; threads=1 only")
-    ap.add_argument("--dtype", default="f32", choices=("f32",))
+    ap.add_argument("--dtype", default="f32", choices=("f32", "f16", "bf16"),
+                    help="x/y dtype (gamma/beta stay f32; PyTorch gets them in the dtype, as nn.GroupNorm "
+                         "converted with .to(dtype) holds them); results get a _<dtype> suffix")
     ap.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of " + ",".join(PEERS))
     ap.add_argument("--filter", default="", help="only problems whose name or shape matches this regex")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="directory for CSV and PNG files")
@@ -149,12 +151,17 @@ def make_peers(lib, data, threads, wanted, skipped):
     return out
 
 
+# A peer's max |y - reference| above TOLERANCE * max|reference| is flagged WRONG RESULT
+# (16-bit outputs carry their own rounding: 2^-11 and 2^-8 relative).
+TOLERANCE = {"f32": 1e-3, "f16": 1e-2, "bf16": 5e-2}
+
+
 def bench_problem(lib, prob, layout, threads, a, workload):
     import numpy as np
     import peers as P
     import report as R
 
-    data = P.Data(lib, prob, layout)
+    data = P.Data(lib, prob, layout, dtype=a.dtype)
     skipped = []
     ps = make_peers(lib, data, threads, a.peers, skipped)
     base = dict(workload=workload, layout=layout, threads=threads, problem=prob.name, label=prob.label,
@@ -179,7 +186,7 @@ def bench_problem(lib, prob, layout, threads, a, workload):
             if y is not None:
                 err = float(np.abs(y.astype(np.float64) - ref).max())
                 rec["max_abs_err"] = err
-                if not err <= 1e-3 * scale:
+                if not err <= TOLERANCE[a.dtype] * scale:
                     rec["note"] = (rec["note"] + "; " if rec["note"] else "") + "WRONG RESULT"
             live.append(p)
         except Exception as e:  # noqa: BLE001
@@ -260,11 +267,12 @@ def main(argv=None):
                 results = []
                 for prob in problems:
                     results += bench_problem(lib, prob, layout, threads, a, workload)
-                title = (f"{workload} — {layout} — {threads} thread{'s' if threads > 1 else ''} — f32 — "
+                title = (f"{workload} — {layout} — {threads} thread{'s' if threads > 1 else ''} — {a.dtype} — "
                          f"{a.clock} clock — {model}, {datetime.date.today()}")
                 print(R.format_table(results, title))
                 print(R.format_totals(results, len(problems)))
-                stem = os.path.join(a.out, f"{workload}_{layout}_t{threads}" + ("_cpu" if a.clock == "cpu" else ""))
+                stem = os.path.join(a.out, f"{workload}_{layout}_t{threads}" + ("_cpu" if a.clock == "cpu" else "")
+                                    + ("" if a.dtype == "f32" else f"_{a.dtype}"))
                 R.write_csv(stem + ".csv", results)
                 files = [stem + ".csv"]
                 if not a.no_plot:

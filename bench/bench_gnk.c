@@ -9,7 +9,7 @@
 static void to_desc(const bench_problem *p, gnk_desc *d) {
   gnk_desc_init(d);
   d->layout = p->layout == 1 ? GNK_LAYOUT_NHWC : GNK_LAYOUT_NCHW;
-  d->dtype = GNK_DTYPE_F32;
+  d->dtype = p->dtype == 1 ? GNK_DTYPE_F16 : p->dtype == 2 ? GNK_DTYPE_BF16 : GNK_DTYPE_F32;
   d->n = p->n;
   d->c = p->c;
   d->spatial = p->h * p->w;
@@ -37,7 +37,7 @@ void bench_gnk_destroy(void *plan) { gnk_plan_destroy(plan); }
 const char *bench_gnk_version(void) { return gnk_version(); }
 const char *bench_gnk_isa(void) { return gnk_isa_name(gnk_cpu_isa()); }
 
-int bench_gnk_run(const void *plan, const float *x, float *y, const float *gamma,
+int bench_gnk_run(const void *plan, const void *x, void *y, const float *gamma,
                   const float *beta, int warmup, int reps, double *samples) {
   gnk_status s = GNK_OK;
   for (int i = 0; i < warmup && s == GNK_OK; i++) s = gnk_execute(plan, x, y, gamma, beta);
@@ -53,16 +53,17 @@ int bench_gnk_run(const void *plan, const float *x, float *y, const float *gamma
   return 0;
 }
 
-int bench_gnk_generic_index(int layout, int act) {
-  /* The generic kernel for gnk_cpu_isa(); when that ISA has none for f32 (e.g. a bf16-only
-   * ISA level), the one of the highest ISA below it that this CPU runs. */
+int bench_gnk_generic_index(int layout, int act, int dtype) {
+  /* The generic kernel for gnk_cpu_isa(); when that ISA has none for the dtype (e.g. f32 on
+   * the bf16-only ISA level), the one of the highest ISA below it that this CPU runs. */
+  const gnk_dtype dt = dtype == 1 ? GNK_DTYPE_F16 : dtype == 2 ? GNK_DTYPE_BF16 : GNK_DTYPE_F32;
   gnk_isa isa = gnk_cpu_isa();
   int n = gnk_kernel_count(), best = -1;
   gnk_isa best_isa = GNK_ISA_SCALAR;
   for (int i = 0; i < n; i++) {
     gnk_kernel_info k;
     if (gnk_kernel_get_info(i, &k) != GNK_OK) continue;
-    if (k.groups == 0 && k.channels == 0 && k.dtype == GNK_DTYPE_F32 &&
+    if (k.groups == 0 && k.channels == 0 && k.dtype == dt &&
         (int)k.layout == layout && (int)k.act == act && k.isa <= isa &&
         gnk_kernel_supported(i) && (best < 0 || k.isa > best_isa)) {
       best = i;
@@ -70,14 +71,14 @@ int bench_gnk_generic_index(int layout, int act) {
     }
   }
   if (best < 0)
-    bench_set_error("no generic gnk kernel for layout %d act %d isa <= %s", layout, act,
+    bench_set_error("no generic gnk kernel for layout %d act %d dtype %d isa <= %s", layout, act, dtype,
                     gnk_isa_name(isa));
   return best;
 }
 
 const char *bench_gnk_kernel_name(int index) { return gnk_kernel_name(index); }
 
-int bench_gnk_kernel(int index, const bench_problem *p, const float *x, float *y,
+int bench_gnk_kernel(int index, const bench_problem *p, const void *x, void *y,
                      const float *gamma, const float *beta, int warmup, int reps,
                      double *samples) {
   gnk_desc d;

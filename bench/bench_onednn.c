@@ -65,7 +65,7 @@ static void append_impl(onednn_bench *h, const_dnnl_primitive_desc_t pd) {
   snprintf(h->impl + len, sizeof h->impl - len, "%s%s", len ? " + " : "", name);
 }
 
-void *bench_onednn_create(const bench_problem *p, int mode, const float *x, float *y,
+void *bench_onednn_create(const bench_problem *p, int mode, const void *x, void *y,
                           const float *gamma, const float *beta) {
   onednn_bench *h = calloc(1, sizeof *h);
   dnnl_memory_desc_t md = NULL, cmd = NULL;
@@ -82,7 +82,8 @@ void *bench_onednn_create(const bench_problem *p, int mode, const float *x, floa
 
   CHK(dnnl_engine_create(&h->engine, dnnl_cpu, 0), "engine_create");
   CHK(dnnl_stream_create(&h->stream, h->engine, dnnl_stream_default_flags), "stream_create");
-  CHK(dnnl_memory_desc_create_with_tag(&md, 4, dims, dnnl_f32,
+  const dnnl_data_type_t dt = p->dtype == 1 ? dnnl_f16 : p->dtype == 2 ? dnnl_bf16 : dnnl_f32;
+  CHK(dnnl_memory_desc_create_with_tag(&md, 4, dims, dt,
                                        p->layout == 1 ? dnnl_nhwc : dnnl_nchw),
       "memory_desc");
   CHK(dnnl_memory_desc_create_with_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "memory_desc(C)");

@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One problem; layout 0 = NCHW, 1 = NHWC; act 0 none, 1 silu, 2 relu. */
+/* One problem; layout 0 = NCHW, 1 = NHWC; act 0 none, 1 silu, 2 relu; dtype of x/y
+ * 0 f32, 1 f16, 2 bf16 (gamma/beta are always f32). */
 typedef struct bench_problem {
   int layout;
   int act;
   int64_t n, c, h, w, groups;
   double eps;
+  int dtype;
 } bench_problem;
 
 const char *bench_last_error(void);
@@ -44,17 +46,17 @@ int bench_memcpy(void *dst, const void *src, size_t bytes, int threads, int warm
 void *bench_gnk_plan(const bench_problem *p, int threads);
 const char *bench_gnk_plan_kernel(const void *plan);
 const char *bench_gnk_plan_source(const void *plan);
-int bench_gnk_run(const void *plan, const float *x, float *y, const float *gamma,
+int bench_gnk_run(const void *plan, const void *x, void *y, const float *gamma,
                   const float *beta, int warmup, int reps, double *samples);
 void bench_gnk_destroy(void *plan);
 const char *bench_gnk_version(void);
 const char *bench_gnk_isa(void);
 /* Index of gnk's generic kernel (groups == 0 && channels == 0) for this layout,
- * activation and f32, of ISA gnk_cpu_isa() or else the highest supported one below; -1 if none. */
-int bench_gnk_generic_index(int layout, int act);
+ * activation and dtype, of ISA gnk_cpu_isa() or else the highest supported one below; -1 if none. */
+int bench_gnk_generic_index(int layout, int act, int dtype);
 const char *bench_gnk_kernel_name(int index);
 /* Runs kernel `index` through gnk_kernel_run (always one thread). */
-int bench_gnk_kernel(int index, const bench_problem *p, const float *x, float *y,
+int bench_gnk_kernel(int index, const bench_problem *p, const void *x, void *y,
                      const float *gamma, const float *beta, int warmup, int reps,
                      double *samples);
 
@@ -63,7 +65,7 @@ int bench_gnk_kernel(int index, const bench_problem *p, const float *x, float *y
  * (swish alpha=1 / relu), mode 1 = a second eltwise primitive run in place on y
  * after the group norm. NULL when oneDNN refuses; bench_last_error() says why
  * ("unsupported: ..."). */
-void *bench_onednn_create(const bench_problem *p, int mode, const float *x, float *y,
+void *bench_onednn_create(const bench_problem *p, int mode, const void *x, void *y,
                           const float *gamma, const float *beta);
 const char *bench_onednn_impl(const void *h); /* implementation name(s) */
 int bench_onednn_run(void *h, int warmup, int reps, double *samples);

@@ -25,7 +25,19 @@ ROOT = os.path.dirname(HERE)
 
 class CProblem(C.Structure):
     _fields_ = [("layout", C.c_int), ("act", C.c_int), ("n", C.c_int64), ("c", C.c_int64),
-                ("h", C.c_int64), ("w", C.c_int64), ("groups", C.c_int64), ("eps", C.c_double)]
+                ("h", C.c_int64), ("w", C.c_int64), ("groups", C.c_int64), ("eps", C.c_double),
+                ("dtype", C.c_int)]
+
+
+DTYPES = {"f32": 0, "f16": 1, "bf16": 2}
+
+
+def np_dtype(dtype):
+    """numpy dtype of x/y: float32, float16, or ml_dtypes.bfloat16."""
+    if dtype == "bf16":
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(np.float16 if dtype == "f16" else np.float32)
 
 
 def load_lib(path=None):
@@ -47,7 +59,7 @@ def load_lib(path=None):
         "bench_gnk_destroy": (None, [vp]),
         "bench_gnk_version": (cp, []),
         "bench_gnk_isa": (cp, []),
-        "bench_gnk_generic_index": (i, [i, i]),
+        "bench_gnk_generic_index": (i, [i, i, i]),
         "bench_gnk_kernel_name": (cp, [i]),
         "bench_gnk_kernel": (i, [i, P, vp, vp, vp, vp, i, i, d]),
         "bench_onednn_create": (vp, [P, i, vp, vp, vp, vp]),
@@ -78,14 +90,15 @@ def _s(b):
 
 
 class Buffer:
-    """A 64-byte aligned, pre-touched float32 buffer from bench_alloc."""
+    """A 64-byte aligned, pre-touched buffer from bench_alloc (float32 unless told)."""
 
-    def __init__(self, lib, count):
-        self.lib, self.count = lib, count
-        self.ptr = lib.bench_alloc(count * 4)
+    def __init__(self, lib, count, dtype=np.float32):
+        self.lib, self.count, dtype = lib, count, np.dtype(dtype)
+        self.ptr = lib.bench_alloc(count * dtype.itemsize)
         if not self.ptr:
             raise MemoryError(_s(lib.bench_last_error()))
-        self.array = np.ctypeslib.as_array((C.c_float * count).from_address(self.ptr))
+        raw = (C.c_uint8 * (count * dtype.itemsize)).from_address(self.ptr)
+        self.array = np.frombuffer(raw, dtype=dtype, count=count)
 
     def free(self):
         if self.ptr:
@@ -97,17 +110,24 @@ class Buffer:
 class Data:
     """x, y, gamma, beta of one problem in one layout (x in that layout's memory order)."""
 
-    def __init__(self, lib, prob, layout, seed=1):
-        self.lib, self.prob, self.layout = lib, prob, layout
+    def __init__(self, lib, prob, layout, seed=1, dtype="f32"):
+        self.lib, self.prob, self.layout, self.dtype = lib, prob, layout, dtype
         n, c, h, w = prob.n, prob.c, prob.h, prob.w
-        self.x, self.y = Buffer(lib, prob.elems), Buffer(lib, prob.elems)
+        t = np_dtype(dtype)
+        self.x, self.y = Buffer(lib, prob.elems, t), Buffer(lib, prob.elems, t)
         self.gamma, self.beta = Buffer(lib, c), Buffer(lib, c)
-        lib.bench_fill(self.x.ptr, prob.elems, seed)
+        if dtype == "f32":
+            lib.bench_fill(self.x.ptr, prob.elems, seed)
+        else:  # the same values, rounded to the dtype (the reference uses the rounded ones)
+            tmp = Buffer(lib, prob.elems)
+            lib.bench_fill(tmp.ptr, prob.elems, seed)
+            self.x.array[:] = tmp.array.astype(t)
+            tmp.free()
         rng = np.random.default_rng(seed)
         self.gamma.array[:] = rng.uniform(0.5, 1.5, c)
         self.beta.array[:] = rng.uniform(-0.5, 0.5, c)
-        self.bytes = prob.elems * 4
-        self.cprob = CProblem(LAYOUTS[layout], ACTS[prob.act], n, c, h, w, prob.groups, prob.eps)
+        self.bytes = prob.elems * t.itemsize
+        self.cprob = CProblem(LAYOUTS[layout], ACTS[prob.act], n, c, h, w, prob.groups, prob.eps, DTYPES[dtype])
 
     def mem_shape(self):
         p = self.prob
@@ -213,7 +233,7 @@ class GnkGeneric(CPeer):
 
     def __init__(self, lib, data):
         super().__init__(lib, data)
-        self.index = lib.bench_gnk_generic_index(data.cprob.layout, data.cprob.act)
+        self.index = lib.bench_gnk_generic_index(data.cprob.layout, data.cprob.act, data.cprob.dtype)
         if self.index < 0:
             raise PeerError(_s(lib.bench_last_error()))
         self.impl = _s(lib.bench_gnk_kernel_name(self.index))
@@ -268,10 +288,15 @@ class Torch:
         import torch.nn.functional as F
         self.torch, self.F, self.data = torch, F, data
         p = data.prob
-        x = torch.from_numpy(data.x.array).view(*data.mem_shape())
+        if data.dtype == "bf16":  # numpy has no bfloat16: share the bits
+            x = torch.from_numpy(data.x.array.view(np.int16)).view(torch.bfloat16)
+        else:
+            x = torch.from_numpy(data.x.array)
+        x = x.view(*data.mem_shape())
         self.x = x if data.layout == "nchw" else x.permute(0, 3, 1, 2)
-        self.gamma = torch.from_numpy(data.gamma.array)
-        self.beta = torch.from_numpy(data.beta.array)
+        # weight and bias in the input's dtype, as nn.GroupNorm(...).to(dtype) holds them
+        self.gamma = torch.from_numpy(data.gamma.array).to(x.dtype)
+        self.beta = torch.from_numpy(data.beta.array).to(x.dtype)
         act = {"none": None, "silu": F.silu, "relu": F.relu}[p.act]
         g, eps = p.groups, p.eps
 
@@ -301,7 +326,7 @@ class Torch:
             y = self.call()
         if self.data.layout == "nhwc" and not y.is_contiguous(memory_format=self.torch.channels_last):
             self.note = "output not channels_last"
-        return y.numpy()
+        return y.float().numpy()
 
     def close(self):
         self.y = None
@@ -320,6 +345,8 @@ class OnnxRuntime:
         p = data.prob
         if data.layout != "nchw":
             raise PeerError("n/a: ONNX GroupNormalization is channels-first only")
+        if data.dtype != "f32":
+            raise PeerError("n/a: f32 only here (on CPU, ORT runs GroupNormalization as its ONNX function body)")
         self.data = data
         shape = [p.n, p.c, p.h, p.w]
         vi = helper.make_tensor_value_info

@@ -1,7 +1,7 @@
 """Summarise bench/results/<workload>_<layout>_t<threads>.csv against the speed targets:
 geometric-mean and minimum roof ratio, fused SiLU cost over plain GN (same shape),
 speed-up over PyTorch's faster layout (GN and GN+SiLU separately) and over oneDNN.
-    .venv/bin/python bench/summary.py [WORKLOAD] [THREADS...]"""
+    .venv/bin/python bench/summary.py [WORKLOAD] [THREADS...] [--dtype f16|bf16]"""
 import csv
 import math
 import os
@@ -10,8 +10,8 @@ import sys
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def load(workload, layout, t):
-    path = os.path.join(HERE, f"{workload}_{layout}_t{t}.csv")
+def load(workload, layout, t, dtype="f32"):
+    path = os.path.join(HERE, f"{workload}_{layout}_t{t}" + ("" if dtype == "f32" else f"_{dtype}") + ".csv")
     probs = {}
     for r in csv.DictReader(open(path)):
         key = (r["n"], r["c"], r["h"], r["w"], r["act"])
@@ -28,11 +28,17 @@ def gmean(v):
 
 
 def main():
-    workload = sys.argv[1] if len(sys.argv) > 1 else "sd15_unet"
-    threads = sys.argv[2:] or ["1", "2"]
+    args = sys.argv[1:]
+    dtype = "f32"
+    if "--dtype" in args:
+        i = args.index("--dtype")
+        dtype = args[i + 1]
+        del args[i:i + 2]
+    workload = args[0] if args else "sd15_unet"
+    threads = args[1:] or ["1", "2"]
     for t in threads:
-        data = {lay: load(workload, lay, t) for lay in ("nchw", "nhwc")}
-        print(f"== {workload}, {t} thread(s)")
+        data = {lay: load(workload, lay, t, dtype) for lay in ("nchw", "nhwc")}
+        print(f"== {workload}, {t} thread(s), {dtype}")
         for lay, probs in data.items():
             roofs = [float(p["gnk"]["roof_ratio"]) for p in probs.values()]
             worst = min(probs.items(), key=lambda kv: float(kv[1]["gnk"]["roof_ratio"]))

@@ -113,6 +113,12 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
   t->count = n;
 }
 
+/* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
+static inline void piece_of(int64_t g, int64_t D, int64_t c0, int64_t tc, int64_t *cs, int64_t *ce) {
+  *cs = g * D > c0 ? g * D : c0;
+  *ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+}
+
 /* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
  * most TILE; a group cut by a tile edge gives one piece per tile, merged into
  * the group's partial with Chan's formula. */
@@ -138,7 +144,8 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
       v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
     }
     for (int64_t g = g0; g < g1; ++g) {
-      const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
       float sk = 0.0f;
       for (int64_t c = cs; c < ce; ++c) sk += kk[c - c0];
       sk /= (float)(ce - cs);
@@ -148,7 +155,8 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
     for (int pass = 0; pass < 2; ++pass) {
       shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
       for (int64_t g = g0; g < g1; ++g) {
-        const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+        int64_t cs, ce;
+        piece_of(g, D, c0, tc, &cs, &ce);
         double sm = 0.0, sq = 0.0;
         for (int64_t c = cs; c < ce; ++c) {
           sm += (double)ss[c - c0];
@@ -163,13 +171,15 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
        * means just estimated (the corrected two-pass algorithm, from L2). */
       if (!again || pass == 1) break;
       for (int64_t g = g0; g < g1; ++g) {
-        const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+        int64_t cs, ce;
+        piece_of(g, D, c0, tc, &cs, &ce);
         const float kg = (float)((double)kk[cs - c0] + psum[g - g0] / ((double)np * (double)(ce - cs)));
         for (int64_t c = cs; c < ce; ++c) kk[c - c0] = kg;
       }
     }
     for (int64_t g = g0; g < g1; ++g) {
-      const int64_t cs = g * D > c0 ? g * D : c0, ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
       const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
       double mean, m2;
       if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
@@ -194,119 +204,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 214 "templates/gn_nhwc.c.in"
+#line 224 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 237 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 241 "templates/gn_nhwc.c.in"
+#line 251 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 241 "templates/gn_nhwc.c.in"
+#line 251 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 241 "templates/gn_nhwc.c.in"
+#line 251 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 241 "templates/gn_nhwc.c.in"
+#line 251 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 245 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_f16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_f16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_f16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_f16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 0 * GNK_VL, z0);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 1 * GNK_VL, z1);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 2 * GNK_VL, z2);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 3 * GNK_VL, z3);
-#line 252 "templates/gn_nhwc.c.in"
+#line 262 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 257 "templates/gn_nhwc.c.in"
+#line 267 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 259 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_f16(x + p * C + j, w), s), k, h);
       v_store_tail_f16(y + p * C + j, z, w);
     }
   }
-#line 266 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
 }
 
-#line 214 "templates/gn_nhwc.c.in"
+#line 224 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 217 "templates/gn_nhwc.c.in"
+#line 227 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 237 "templates/gn_nhwc.c.in"
+#line 247 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 243 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 245 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_f16(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_f16(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_f16(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 247 "templates/gn_nhwc.c.in"
+#line 257 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_f16(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 0 * GNK_VL, z0);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 1 * GNK_VL, z1);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 2 * GNK_VL, z2);
-#line 250 "templates/gn_nhwc.c.in"
+#line 260 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * C + j + 3 * GNK_VL, z3);
-#line 252 "templates/gn_nhwc.c.in"
+#line 262 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 259 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_f16(x + p * C + j, w), k, h);
       v_store_tail_f16(y + p * C + j, z, w);
     }
   }
-#line 266 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
 }
 
-#line 269 "templates/gn_nhwc.c.in"
+#line 279 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 512LL, S = a->s;
-#line 277 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -315,11 +325,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 292 "templates/gn_nhwc.c.in"
+#line 302 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 298 "templates/gn_nhwc.c.in"
+#line 308 "templates/gn_nhwc.c.in"
 }
 
 const gnk_kernel_fns gnk_f16_nhwc_gn_g32c512__neon_u4 = {stats, apply};

@@ -105,7 +105,7 @@ TEST_SRC := $(sort $(wildcard tests/c/*.c))
 CRITERION_FLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-build/test-gnk: $(TEST_SRC) tests/c/test_util.h build/libgnk.a
+build/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) build/libgnk.a $(CRITERION_LIBS) $(LDLIBS)
 
 test-gen: | build/.deps
@@ -120,7 +120,7 @@ test-asan: | build/.deps
 	$(MAKE) --no-print-directory -j$(NPROC) OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/asan/test-gnk
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test-gnk --jobs 2
 
-build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
+build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) $(RUNTIME_OBJ) $(KERNEL_OBJ) $(CRITERION_LIBS) $(LDLIBS)
 

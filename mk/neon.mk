@@ -62,7 +62,7 @@ $(A64)/libgnk.a: $(A64_RUNTIME_OBJ) $(A64_KERNEL_OBJ)
 	@echo "  AR [aarch64] $@ ($(words $^) objects)"
 	@rm -f $@ && ar rcs $@ $^
 
-$(A64)/test-portable: tests/cross/test_portable.c $(A64)/libgnk.a runtime/include/gnk.h runtime/include/gnk_half.h
+$(A64)/test-portable: tests/cross/test_portable.c tests/c/test_shapes.h $(A64)/libgnk.a runtime/include/gnk.h runtime/include/gnk_half.h
 	$(A64_CC) $(A64_CFLAGS) $(A64_LDFLAGS) -o $@ tests/cross/test_portable.c $(A64)/libgnk.a $(A64_LDLIBS)
 
 lib-aarch64: | $(A64)/.deps
@@ -72,7 +72,7 @@ test-neon: | $(A64)/.deps
 	@$(MAKE) --no-print-directory -f $(A64_MAKEFILE) $(A64_JOBS) $(A64)/test-portable
 	$(QEMU_AARCH64) $(A64)/test-portable
 
-build/test-portable: tests/cross/test_portable.c build/libgnk.a runtime/include/gnk.h runtime/include/gnk_half.h
+build/test-portable: tests/cross/test_portable.c tests/c/test_shapes.h build/libgnk.a runtime/include/gnk.h runtime/include/gnk_half.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ tests/cross/test_portable.c build/libgnk.a $(LDLIBS)
 
 test-portable: build/test-portable

@@ -13,6 +13,7 @@
  * A kernel this CPU cannot run is skipped loudly (stderr + Criterion skip).
  */
 #include "test_util.h"
+#include "test_shapes.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -172,14 +173,6 @@ static int check_shape(int idx, const gnk_kernel_info *k, int64_t c, int64_t g, 
     check_problem(idx, k->name, &d, r, 0);
   }
   return problems;
-}
-
-/* A divisor of c near sqrt(c), other than 1 and c when c has one. */
-static int64_t middle_divisor(int64_t c) {
-  int64_t best = 1;
-  for (int64_t g = 2; g < c; ++g)
-    if (c % g == 0 && (best == 1 || llabs(g * g - c) < llabs(best * best - c))) best = g;
-  return best;
 }
 
 static void check_kernel(const char *name, gnk_isa isa, gnk_dtype dtype, gnk_layout layout, gnk_act act,

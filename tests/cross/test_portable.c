@@ -25,6 +25,7 @@
  */
 #include "gnk.h"
 #include "gnk_half.h"
+#include "../c/test_shapes.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -322,14 +323,6 @@ static int run_problem(int idx, const char *name, const problem *p, rng *r, int 
   free(gy.buf);
   data_free(&d);
   return ok;
-}
-
-/* A divisor of c near sqrt(c), other than 1 and c when c has one. */
-static int64_t middle_divisor(int64_t c) {
-  int64_t best = 1;
-  for (int64_t g = 2; g < c; ++g)
-    if (c % g == 0 && (best == 1 || llabs(g * g - c) < llabs(best * best - c))) best = g;
-  return best;
 }
 
 /* The k-th variant of the options: gamma/beta NULL or set, f32 or dtype

@@ -9,10 +9,9 @@
  * With --wisdom, decisions are imported from FILE when it exists and saved to it. */
 #include "gnk.h"
 #include "gnk_half.h"
+#include "gnk_internal.h" /* gnk_pool_parallel_for: the memcpy roof runs on gnk's own pool */
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,41 +87,21 @@ static int parse_spec(const char *path, problem **out, int *count) {
 }
 
 /* ---- memcpy roof, with the same thread count as the kernel ---- */
-/* Helper threads spin about 50 us for the next copy, then sleep, like gnk's
- * own pool, so that neither side steals the other's core. */
+/* The copy is split over gnk's own thread pool, the one gnk_execute uses, so
+ * both sides pay the same wake-ups and hand-offs. (A separate copier thread
+ * spinning after its copy took the second vCPU from gnk's worker during the
+ * kernel's run, and gnk's spinning worker took it from the copier: on a
+ * 2-vCPU machine that slowed whichever ran second.) */
 typedef struct copy_job { char *dst; const char *src; size_t bytes; int parts; } copy_job;
-static copy_job cj;
-static atomic_int go, done_count;
-static pthread_mutex_t copy_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t copy_cond = PTHREAD_COND_INITIALIZER;
-static void *copier(void *arg) {
-  int id = (int)(intptr_t)arg, seen = 0;
-  for (;;) {
-    int g;
-    const double until = now_ns() + 5e4;
-    while ((g = atomic_load(&go)) == seen && now_ns() < until) { }
-    if (g == seen) {
-      pthread_mutex_lock(&copy_lock);
-      while ((g = atomic_load(&go)) == seen) pthread_cond_wait(&copy_cond, &copy_lock);
-      pthread_mutex_unlock(&copy_lock);
-    }
-    seen = g;
-    size_t b = cj.bytes * (size_t)id / (size_t)cj.parts, e = cj.bytes * (size_t)(id + 1) / (size_t)cj.parts;
-    memcpy(cj.dst + b, cj.src + b, e - b);
-    atomic_fetch_add(&done_count, 1);
-  }
-  return NULL;
+static void copy_part(void *ctx, int64_t i) {
+  const copy_job *j = ctx;
+  const size_t b = j->bytes * (size_t)i / (size_t)j->parts, e = j->bytes * (size_t)(i + 1) / (size_t)j->parts;
+  memcpy(j->dst + b, j->src + b, e - b);
 }
 static void roof_copy(char *dst, const char *src, size_t bytes, int threads) {
   if (threads <= 1) { memcpy(dst, src, bytes); return; }
-  cj = (copy_job){dst, src, bytes, threads};
-  atomic_store(&done_count, 0);
-  pthread_mutex_lock(&copy_lock);
-  atomic_fetch_add(&go, 1);
-  pthread_cond_broadcast(&copy_cond);
-  pthread_mutex_unlock(&copy_lock);
-  memcpy(dst, src, bytes / (size_t)threads);
-  while (atomic_load(&done_count) < threads - 1) { }
+  copy_job j = {dst, src, bytes, threads};
+  gnk_pool_parallel_for(threads, copy_part, &j, threads);
 }
 
 /* ---- float64 reference ---- */
@@ -196,11 +175,6 @@ int main(int argc, char **argv) {
       printf("wisdom %s: %s%s%s\n", wisdom, st == GNK_OK ? "imported" : gnk_status_string(st), st == GNK_OK ? "" : ": ",
              st == GNK_OK ? "" : gnk_last_error());
     }
-  }
-  for (int t = 1; t < threads; ++t) {
-    pthread_t th;
-    pthread_create(&th, NULL, copier, (void *)(intptr_t)t);
-    pthread_detach(th);
   }
   const char *dtype_name = dtype == GNK_DTYPE_F16 ? "f16" : dtype == GNK_DTYPE_BF16 ? "bf16" : "f32";
   /* max_err = max |y - ref| / (1 + |ref|); the bound reflects the dtype's rounding. */

@@ -62,6 +62,7 @@ int main(int argc, char **argv) {
   a.c = C;
   a.s = S;
   a.groups = G;
+  a.prefetch_next = !nhwc && getenv("PF") != NULL;
   int64_t units;
   if (!nhwc) { /* the executor's chunking (execute.c) */
     a.chunk = 4096;

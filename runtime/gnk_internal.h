@@ -55,6 +55,10 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
 /* Runs task(ctx, i) for i in [0, count) on up to `threads` threads (the caller
  * included). If the pool is busy with another caller, runs inline. */
 void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t count);
+/* 1 when the pool's workers are most likely still spinning after a job (one
+ * ended less than ~40 us ago): a hand-off then costs about a microsecond
+ * instead of a wake-up. A speed hint only; results never depend on it. */
+int gnk_pool_warm(void);
 
 /* ---- wisdom (wisdom.c) ---- */
 /* Looks up the measured decision for key; returns 1 and fills kernel/split. */

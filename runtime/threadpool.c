@@ -40,6 +40,12 @@ static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
 static atomic_uint generation;
 static job *_Atomic current;
 static int workers; /* started worker threads */
+static atomic_llong last_end_ns; /* when the last job ended (gnk_now_ns) */
+
+/* Workers spin for SPIN_NS after a job; a job that ended WARM_NS ago leaves
+ * them most likely still spinning. */
+#define SPIN_NS 5e4
+#define WARM_NS 4e4
 
 static void drain(job *j) {
   for (;;) {
@@ -63,7 +69,7 @@ static void *worker_main(void *arg) {
     unsigned g;
     /* Spin about 50 us (back-to-back layers), then sleep: on a small shared
      * machine a longer spin steals the core the caller needs. */
-    const double spin_until = gnk_now_ns() + 5e4;
+    const double spin_until = gnk_now_ns() + SPIN_NS;
     while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen && gnk_now_ns() < spin_until) {
       for (int k = 0; k < 64; ++k) cpu_relax();
     }
@@ -127,5 +133,11 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
   drain(&j);
   while (atomic_load_explicit(&j.active, memory_order_acquire) > 0) sched_yield();
   atomic_store(&current, NULL);
+  atomic_store_explicit(&last_end_ns, (long long)gnk_now_ns(), memory_order_relaxed);
   pthread_mutex_unlock(&busy_lock);
+}
+
+int gnk_pool_warm(void) {
+  const long long end = atomic_load_explicit(&last_end_ns, memory_order_relaxed);
+  return end != 0 && gnk_now_ns() - (double)end < WARM_NS;
 }

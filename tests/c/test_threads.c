@@ -8,6 +8,7 @@
  * record what they saw and the test checks it after joining them.
  */
 #include "test_util.h"
+#include "gnk_internal.h" /* gnk_pool_parallel_for, gnk_pool_warm */
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* N*G small (one group, many chunks: the phases split) and large (units split). */
 /* The first two exceed GNK_SERIAL_BYTES (1 MiB), so gnk's own pool really runs them
@@ -106,6 +108,43 @@ Test(threads, bitwise_identical_across_thread_counts) {
       free_result(&one);
       free_problem(&p);
     }
+}
+
+/* ---- warm pool: problems under GNK_SERIAL_BYTES go threaded right after a job ---- */
+static void noop_task(void *ctx, int64_t i) { (void)ctx; (void)i; }
+
+Test(threads, warm_pool_small_problems_bitwise_identical) {
+  /* after a 1 ms sleep the workers have stopped spinning: cold */
+  gnk_pool_parallel_for(2, noop_task, NULL, 2);
+  struct timespec ms = {0, 1000000};
+  nanosleep(&ms, NULL);
+  cr_assert_eq(gnk_pool_warm(), 0, "the pool reads warm 1 ms after its last job");
+  for (int l = 0; l < 2; ++l) {
+    /* 4x64x500: 512 KB, between GNK_TINY_BYTES and GNK_SERIAL_BYTES */
+    problem p = make_problem((gnk_layout)l, 3, 40 + (uint64_t)l);
+    gnk_plan_options o1 = {GNK_ESTIMATE, 1, NULL, NULL}, o2 = {GNK_ESTIMATE, 2, NULL, NULL};
+    result one = run_plan(&p, &o1);
+    gnk_plan *plan = NULL;
+    cr_assert_eq(gnk_plan_create_ex(&plan, &p.d, &o2), GNK_OK, "%s", gnk_last_error());
+    tbuf y = tbuf_new(desc_numel(&p.d), 0);
+    int warm = 0;
+    for (int k = 0; k < 40; ++k) {
+      gnk_pool_parallel_for(2, noop_task, NULL, 2); /* a job just ended: workers spin */
+      warm += gnk_pool_warm();
+      memset(y.p, 0, (size_t)y.count * sizeof(float));
+      cr_assert_eq(gnk_execute(plan, p.x, y.p, p.gamma, p.beta), GNK_OK, "%s", gnk_last_error());
+      cr_assert(tbuf_guards_ok(&y));
+      cr_assert(!memcmp(y.p, one.y.p, (size_t)y.count * sizeof(float)), "%s: y differs on a warm pool (try %d)",
+                desc_str(&p.d), k);
+    }
+    /* right after a job the pool must read warm, except when this process was
+     * descheduled for over 40 us between the two calls every single time */
+    cr_assert_gt(warm, 0, "the pool never read warm right after a job");
+    tbuf_free(&y);
+    gnk_plan_destroy(plan);
+    free_result(&one);
+    free_problem(&p);
+  }
 }
 
 /* ---- caller-supplied parallel_for ---- */

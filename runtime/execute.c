@@ -20,6 +20,8 @@
 
 /* Units (NCHW groups) up to this size prefetch their successor (see prefetch_next). */
 #define GNK_PREFETCH_UNIT_BYTES (1u << 20)
+/* Tensors (bytes of x) up to this size are taken to sit in L2 (2 MiB here). */
+#define GNK_L2_BYTES (2u << 20)
 /* Problems smaller than this (bytes of x) run on the calling thread unless the
  * pool is warm (see gnk_run); below GNK_TINY_BYTES always. */
 #define GNK_SERIAL_BYTES (1u << 20)
@@ -275,7 +277,9 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
      * their apply; larger ones run as a pipeline (run_units_pipelined). An
      * NHWC sample gains from neither: measured, both were slower. */
     const int small = (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
-    a->prefetch_next = d->layout == GNK_LAYOUT_NCHW && small;
+    a->prefetch_next = d->layout != GNK_LAYOUT_NCHW || !small ? GNK_PREFETCH_NONE
+                       : xbytes > GNK_L2_BYTES                ? GNK_PREFETCH_L2
+                                                              : GNK_PREFETCH_L1;
     r.pipeline = d->layout == GNK_LAYOUT_NCHW && !small;
     parallel(cfg, &r, 3, r.units);
   } else {

@@ -38,6 +38,8 @@ typedef struct gnk_partial {
   double count; /* number of values */
 } gnk_partial;
 
+enum { GNK_PREFETCH_NONE = 0, GNK_PREFETCH_L1 = 1, GNK_PREFETCH_L2 = 2 };
+
 typedef struct gnk_kargs {
   const void *x; /* elements of the kernel's dtype */
   void *y;
@@ -46,10 +48,11 @@ typedef struct gnk_kargs {
   int64_t nchunk;          /* items per group (NCHW) or per sample (NHWC) */
   gnk_partial *part;       /* [n][g][nchunk] */
   const float *sub, *scale, *shift; /* [n][c] apply parameters */
-  /* 1 when units run one after another on a thread (statistics, merge, apply
-   * per (n, g)) and a unit fits in L2: the apply of one NCHW group then
+  /* Nonzero when units run one after another on a thread (statistics, merge,
+   * apply per (n, g)) and a unit fits in L2: the apply of one NCHW group then
    * prefetches the next group's x, so that its statistics pass finds it in
-   * cache and the memory reads overlap the apply's writes. */
+   * cache and the memory reads overlap the apply's writes. GNK_PREFETCH_L1
+   * when the whole tensor fits in L2, GNK_PREFETCH_L2 when it streams. */
   int prefetch_next;
 } gnk_kargs;
 

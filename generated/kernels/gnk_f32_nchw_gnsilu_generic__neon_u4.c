@@ -145,41 +145,46 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
   out->count = dn;
 }
 
-#line 128 "templates/gn_nchw.c.in"
+/* The apply's prefetch of the next group's x (prefetch_next): into L1 when
+ * the tensor fits in L2 (the group is there already), into L2 when it streams
+ * from L3 or memory (measured 3-11% faster there, 4-6% slower on 8x8 images). */
+#define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
+
+#line 133 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 137 "templates/gn_nchw.c.in"
-static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
 #line 142 "templates/gn_nchw.c.in"
+static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
+#line 147 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 144 "templates/gn_nchw.c.in"
+#line 149 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 157 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 0 * GNK_VL, v_silu(z0));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 1 * GNK_VL, v_silu(z1));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 2 * GNK_VL, v_silu(z2));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 3 * GNK_VL, v_silu(z3));
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
 #line 167 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 0 * GNK_VL, v_silu(z0));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 1 * GNK_VL, v_silu(z1));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 2 * GNK_VL, v_silu(z2));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 3 * GNK_VL, v_silu(z3));
+#line 172 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -191,43 +196,43 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 134 "templates/gn_nchw.c.in"
+#line 139 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 137 "templates/gn_nchw.c.in"
-static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf) {
-#line 139 "templates/gn_nchw.c.in"
+#line 142 "templates/gn_nchw.c.in"
+static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
+#line 144 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 144 "templates/gn_nchw.c.in"
+#line 149 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 157 "templates/gn_nchw.c.in"
+#line 162 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 0 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 1 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 2 * GNK_VL, 0, 3);
-#line 159 "templates/gn_nchw.c.in"
-    if (pf) __builtin_prefetch(pf + i + 3 * GNK_VL, 0, 3);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 162 "templates/gn_nchw.c.in"
-    const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 0 * GNK_VL, v_silu(z0));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 1 * GNK_VL, v_silu(z1));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 2 * GNK_VL, v_silu(z2));
-#line 165 "templates/gn_nchw.c.in"
-    v_store(y + i + 3 * GNK_VL, v_silu(z3));
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 164 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
 #line 167 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
+#line 167 "templates/gn_nchw.c.in"
+    const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 0 * GNK_VL, v_silu(z0));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 1 * GNK_VL, v_silu(z1));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 2 * GNK_VL, v_silu(z2));
+#line 170 "templates/gn_nchw.c.in"
+    v_store(y + i + 3 * GNK_VL, v_silu(z3));
+#line 172 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -239,7 +244,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 179 "templates/gn_nchw.c.in"
+#line 184 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = a->c, G = a->groups, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -262,15 +267,16 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const int64_t cl0 = e / S;
     int64_t row_end = (cl0 + 1) * S < end ? (cl0 + 1) * S : end;
     const int pfn = a->prefetch_next && ng + 1 < a->n * G; /* the next unit's group follows this one */
+    const int pf_l2 = a->prefetch_next == GNK_PREFETCH_L2;
     for (int64_t p = n * C + g * D + cl0; e < end; ++p) {
       const float *pf = pfn ? x + gsize + e : NULL;
-      if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p], pf);
-      else apply_run(x + e, y + e, row_end - e, a->sub[p], a->scale[p], a->shift[p], pf);
+      if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p], pf, pf_l2);
+      else apply_run(x + e, y + e, row_end - e, a->sub[p], a->scale[p], a->shift[p], pf, pf_l2);
       e = row_end;
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 212 "templates/gn_nchw.c.in"
+#line 218 "templates/gn_nchw.c.in"
 }
 
 const gnk_kernel_fns gnk_f32_nchw_gnsilu_generic__neon_u4 = {stats, apply};

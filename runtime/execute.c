@@ -27,7 +27,7 @@
 #define GNK_SERIAL_BYTES (1u << 20)
 #define GNK_TINY_BYTES (1u << 17)
 
-const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : "phases"; }
+const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : s == GNK_SPLIT_FUSED ? "fused" : "phases"; }
 
 /* ---- per-thread workspace, reused across calls (execute is re-entrant) ---- */
 static pthread_key_t ws_key;
@@ -70,6 +70,7 @@ typedef struct run {
   int64_t parts;       /* ranges the work is cut into */
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
   int pipeline;        /* phase 3: overlap unit u's apply with u+1's stats */
+  int fused;           /* phase 3: ... in one loop (run_units_fused) */
 } run;
 
 /* The apply parameters of n channels with f32 gamma and beta (the common
@@ -169,6 +170,24 @@ static void run_units_pipelined(const run *r, int64_t b, int64_t e) {
   }
 }
 
+/* NCHW units in a row on one thread, fused: the statistics of unit u+1 are
+ * computed chunk by chunk inside the normalization loop of unit u (see the
+ * template's fused()), so every x is read from memory once, during the
+ * arithmetic of the unit before it. The first unit of the range has its
+ * statistics computed alone; the bits are those of run_unit. */
+static void run_units_fused(const run *r, int64_t b, int64_t e) {
+  const int64_t K = r->unit_items;
+  r->fns->stats(&r->a, b * K, b * K + K);
+  for (int64_t u = b; u < e; ++u) {
+    merge_unit(r, u);
+    const int64_t i0 = u * K;
+    if (u + 1 < e)
+      for (int64_t k = 0; k < K; ++k) r->fns->fused(&r->a, i0 + k, i0 + K + k);
+    else
+      r->fns->apply(&r->a, i0, i0 + K);
+  }
+}
+
 static void task(void *ctx, int64_t i) {
   const run *r = ctx;
   int64_t b, e;
@@ -181,7 +200,8 @@ static void task(void *ctx, int64_t i) {
   case 2: range_of(r->items, r->parts, i, &b, &e); r->fns->apply(&r->a, b, e); break;
   default:
     range_of(r->units, r->parts, i, &b, &e);
-    if (r->pipeline) run_units_pipelined(r, b, e);
+    if (r->fused) run_units_fused(r, b, e);
+    else if (r->pipeline) run_units_pipelined(r, b, e);
     else for (int64_t u = b; u < e; ++u) run_unit(r, u);
   }
 }
@@ -272,15 +292,18 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     serial.threads = 1;
     cfg = &serial;
   }
-  if (cfg->split == GNK_SPLIT_UNITS || cfg->threads <= 1) {
-    /* NCHW groups that fit in L2 beside their successor prefetch it during
-     * their apply; larger ones run as a pipeline (run_units_pipelined). An
-     * NHWC sample gains from neither: measured, both were slower. */
+  if (cfg->split != GNK_SPLIT_PHASES || cfg->threads <= 1) {
+    /* Units split: NCHW groups that fit in L2 beside their successor
+     * prefetch it during their apply; larger ones run as a pipeline
+     * (run_units_pipelined). Fused split: the successor's statistics run
+     * inside the apply loop (run_units_fused). An NHWC sample gains from
+     * none of these: measured, prefetch and pipeline were slower. */
     const int small = (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
     a->prefetch_next = d->layout != GNK_LAYOUT_NCHW || !small ? GNK_PREFETCH_NONE
                        : xbytes > GNK_L2_BYTES                ? GNK_PREFETCH_L2
                                                               : GNK_PREFETCH_L1;
     r.pipeline = d->layout == GNK_LAYOUT_NCHW && !small;
+    r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
     parallel(cfg, &r, 3, r.units);
   } else {
     parallel(cfg, &r, 0, r.items);

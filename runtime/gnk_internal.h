@@ -34,10 +34,11 @@ uint64_t gnk_registry_digest(void);      /* hash of the whole kernel list */
 /* ---- execution (execute.c) ---- */
 /* How the work is spread; never changes the result. */
 typedef enum gnk_split {
-  GNK_SPLIT_UNITS = 0, /* each thread takes whole units (n,g) / n: one read from memory */
-  GNK_SPLIT_PHASES = 1 /* stats, merge, apply each spread over all threads */
+  GNK_SPLIT_UNITS = 0,  /* each thread takes whole units (n,g) / n: one read from memory */
+  GNK_SPLIT_PHASES = 1, /* stats, merge, apply each spread over all threads */
+  GNK_SPLIT_FUSED = 2   /* units (NCHW), the statistics of unit u+1 inside the apply loop of u */
 } gnk_split;
-#define GNK_SPLIT_COUNT 2
+#define GNK_SPLIT_COUNT 3
 const char *gnk_split_name(gnk_split s);
 
 typedef struct gnk_exec_cfg {

@@ -225,6 +225,7 @@ static gnk_status parse(const char *text, table *out) {
       wentry w = {{0}, gnk_registry_find(name), GNK_SPLIT_UNITS, ns};
       if (w.kernel < 0) return gnk_fail(GNK_ERR_WISDOM_KERNELS, "wisdom line %d names unknown kernel %s", line, name);
       if (!strcmp(split, "phases")) w.split = GNK_SPLIT_PHASES;
+      else if (!strcmp(split, "fused")) w.split = GNK_SPLIT_FUSED;
       else if (strcmp(split, "units")) return gnk_fail(GNK_ERR_WISDOM_CORRUPT, "wisdom line %d: unknown split %s", line, split);
       snprintf(w.key, sizeof w.key, "%s", key);
       if (!put(out, &w)) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory to import wisdom");

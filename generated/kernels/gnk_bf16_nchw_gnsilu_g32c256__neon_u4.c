@@ -119,9 +119,9 @@ static void shifted_sums(const uint16_t *p, int64_t len, float k, double *s, dou
 
 static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
 
-static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
-  /* the shift: mean of 16 values spread over the run (its first value alone
-   * lies far from the mean where the data trends along the run) */
+/* The shift of a run: the mean of 16 values spread over it (its first value
+ * alone lies far from the mean where the data trends along the run). */
+static float shift_of(const uint16_t *p, int64_t len) {
   float k = gnk_bf16_to_f32(p[0]);
   if (len >= 16) { /* four partial sums: not one chain of 16 dependent adds */
     const int64_t st = len / 16;
@@ -129,9 +129,13 @@ static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
     for (int64_t j = 0; j < 16; ++j) sk[j % 4] += gnk_bf16_to_f32(p[j * st]);
     k = ((sk[0] + sk[1]) + (sk[2] + sk[3])) * (1.0f / 16.0f);
   }
+  return k;
+}
+
+/* Mean and M2 of the run from its sums shifted by k, or summed again where
+ * they cancel (see above). */
+static void finish_run(const uint16_t *p, int64_t len, float k, double ds, double q, gnk_partial *out) {
   const double dn = (double)len;
-  double ds, q;
-  shifted_sums(p, len, k, &ds, &q);
   if (cancels(ds, q, dn)) {
     k = (float)((double)k + ds / dn);
     shifted_sums(p, len, k, &ds, &q);
@@ -145,46 +149,53 @@ static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
   out->count = dn;
 }
 
+static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
+  const float k = shift_of(p, len);
+  double ds, q;
+  shifted_sums(p, len, k, &ds, &q);
+  finish_run(p, len, k, ds, q, out);
+}
+
 /* The apply's prefetch of the next group's x (prefetch_next): into L1 when
  * the tensor fits in L2 (the group is there already), into L2 when it streams
  * from L3 or memory (measured 3-11% faster there, 4-6% slower on 8x8 images). */
 #define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
 
-#line 133 "templates/gn_nchw.c.in"
+#line 144 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 142 "templates/gn_nchw.c.in"
+#line 153 "templates/gn_nchw.c.in"
 static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 147 "templates/gn_nchw.c.in"
+#line 158 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 149 "templates/gn_nchw.c.in"
+#line 160 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 162 "templates/gn_nchw.c.in"
+#line 173 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, v_silu(z0));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, v_silu(z1));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, v_silu(z2));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, v_silu(z3));
-#line 172 "templates/gn_nchw.c.in"
+#line 183 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load_bf16(x + i), vs), vk, vh);
@@ -196,43 +207,43 @@ static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, fl
   }
 }
 
-#line 139 "templates/gn_nchw.c.in"
+#line 150 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 142 "templates/gn_nchw.c.in"
+#line 153 "templates/gn_nchw.c.in"
 static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 144 "templates/gn_nchw.c.in"
+#line 155 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 149 "templates/gn_nchw.c.in"
+#line 160 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 162 "templates/gn_nchw.c.in"
+#line 173 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 164 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 167 "templates/gn_nchw.c.in"
+#line 178 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, v_silu(z0));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, v_silu(z1));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, v_silu(z2));
-#line 170 "templates/gn_nchw.c.in"
+#line 181 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, v_silu(z3));
-#line 172 "templates/gn_nchw.c.in"
+#line 183 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load_bf16(x + i), vk, vh);
@@ -244,7 +255,7 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
   }
 }
 
-#line 184 "templates/gn_nchw.c.in"
+#line 195 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 256LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -276,7 +287,195 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 218 "templates/gn_nchw.c.in"
+#line 229 "templates/gn_nchw.c.in"
 }
 
-const gnk_kernel_fns gnk_bf16_nchw_gnsilu_g32c256__neon_u4 = {stats, apply};
+/* The normalization of chunk ia (group g) fused with the statistics of chunk
+ * is (the same chunk of a group g' with the same size, in practice g + 1): one
+ * loop that stores y of g and sums x of g', so the memory reads of g' overlap
+ * the arithmetic and the stores of g (the SiLU above all) at the level of the
+ * out-of-order window, and x of g' is read once, here. The sums are those of
+ * shifted_sums (same accumulators, blocks and order) and y is that of apply
+ * (the same folded and unfolded forms per row), so the bits do not depend on
+ * which path ran. Rows must be whole loop steps (S and the chunk multiples of
+ * 4 vectors); otherwise the two phases run one after the other. */
+#ifndef FUSED_AHEAD
+#define FUSED_AHEAD 1024
+#endif
+static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
+  const int64_t C = 256LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
+  const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
+  const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
+  uint16_t *y = (uint16_t *)a->y + nga * gsize + e0;
+  const int aligned = 1;
+  if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
+    apply(a, ia, ia + 1);
+    stats(a, is, is + 1);
+    return;
+  }
+  const uint16_t *x = (const uint16_t *)a->x + nga * gsize + e0, *xs = (const uint16_t *)a->x + ngs * gsize + e0;
+  const int64_t n = nga / G, g = nga % G;
+  int64_t p = n * C + g * D + e0 / S, row_left = S - e0 % S;
+  vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
+  const float k = shift_of(xs, len);
+  const vf vm = v_set1(k);
+#line 261 "templates/gn_nchw.c.in"
+  vf d0 = v_zero(), q0 = v_zero();
+#line 261 "templates/gn_nchw.c.in"
+  vf d1 = v_zero(), q1 = v_zero();
+#line 261 "templates/gn_nchw.c.in"
+  vf d2 = v_zero(), q2 = v_zero();
+#line 261 "templates/gn_nchw.c.in"
+  vf d3 = v_zero(), q3 = v_zero();
+#line 263 "templates/gn_nchw.c.in"
+  int64_t i = 0;
+  while (i < len) {
+    const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
+#line 267 "templates/gn_nchw.c.in"
+    vf bd0 = v_zero(), bq0 = v_zero();
+#line 267 "templates/gn_nchw.c.in"
+    vf bd1 = v_zero(), bq1 = v_zero();
+#line 267 "templates/gn_nchw.c.in"
+    vf bd2 = v_zero(), bq2 = v_zero();
+#line 267 "templates/gn_nchw.c.in"
+    vf bd3 = v_zero(), bq3 = v_zero();
+#line 269 "templates/gn_nchw.c.in"
+    while (i < bend) {
+      if (row_left == 0) { /* the next channel's row */
+        ++p;
+        row_left = S;
+        vs = v_set1(a->sub[p]);
+        vk = v_set1(a->scale[p]);
+        vh = v_set1(a->shift[p]);
+      }
+      const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
+      row_left -= seg_end - i;
+#line 282 "templates/gn_nchw.c.in"
+      if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
+        for (; i < seg_end; i += step) {
+#line 285 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
+#line 287 "templates/gn_nchw.c.in"
+          if (i + FUSED_AHEAD < len) {
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
+#line 291 "templates/gn_nchw.c.in"
+          }
+#line 293 "templates/gn_nchw.c.in"
+          const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
+          bd0 = v_add(bd0, t0);
+          bq0 = v_fma(t0, t0, bq0);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
+          bd1 = v_add(bd1, t1);
+          bq1 = v_fma(t1, t1, bq1);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
+          bd2 = v_add(bd2, t2);
+          bq2 = v_fma(t2, t2, bq2);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
+          bd3 = v_add(bd3, t3);
+          bq3 = v_fma(t3, t3, bq3);
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 0 * GNK_VL, v_silu(z0));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 1 * GNK_VL, v_silu(z1));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 2 * GNK_VL, v_silu(z2));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 3 * GNK_VL, v_silu(z3));
+#line 300 "templates/gn_nchw.c.in"
+        }
+#line 282 "templates/gn_nchw.c.in"
+      } else { /* x - sub, then the FMA */
+        for (; i < seg_end; i += step) {
+#line 285 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 285 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 287 "templates/gn_nchw.c.in"
+          if (i + FUSED_AHEAD < len) {
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 289 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
+#line 291 "templates/gn_nchw.c.in"
+          }
+#line 293 "templates/gn_nchw.c.in"
+          const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
+          bd0 = v_add(bd0, t0);
+          bq0 = v_fma(t0, t0, bq0);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
+          bd1 = v_add(bd1, t1);
+          bq1 = v_fma(t1, t1, bq1);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
+          bd2 = v_add(bd2, t2);
+          bq2 = v_fma(t2, t2, bq2);
+#line 293 "templates/gn_nchw.c.in"
+          const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
+          bd3 = v_add(bd3, t3);
+          bq3 = v_fma(t3, t3, bq3);
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 0 * GNK_VL, v_silu(z0));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 1 * GNK_VL, v_silu(z1));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 2 * GNK_VL, v_silu(z2));
+#line 298 "templates/gn_nchw.c.in"
+          v_store_bf16(y + i + 3 * GNK_VL, v_silu(z3));
+#line 300 "templates/gn_nchw.c.in"
+        }
+#line 302 "templates/gn_nchw.c.in"
+      }
+    }
+#line 305 "templates/gn_nchw.c.in"
+    d0 = v_add(d0, bd0);
+    q0 = v_add(q0, bq0);
+#line 305 "templates/gn_nchw.c.in"
+    d1 = v_add(d1, bd1);
+    q1 = v_add(q1, bq1);
+#line 305 "templates/gn_nchw.c.in"
+    d2 = v_add(d2, bd2);
+    q2 = v_add(q2, bq2);
+#line 305 "templates/gn_nchw.c.in"
+    d3 = v_add(d3, bd3);
+    q3 = v_add(q3, bq3);
+#line 308 "templates/gn_nchw.c.in"
+  }
+#line 310 "templates/gn_nchw.c.in"
+  d0 = v_add(d0, d1);
+  q0 = v_add(q0, q1);
+#line 310 "templates/gn_nchw.c.in"
+  d0 = v_add(d0, d2);
+  q0 = v_add(q0, q2);
+#line 310 "templates/gn_nchw.c.in"
+  d0 = v_add(d0, d3);
+  q0 = v_add(q0, q3);
+#line 316 "templates/gn_nchw.c.in"
+  finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
+}
+
+const gnk_kernel_fns gnk_bf16_nchw_gnsilu_g32c256__neon_u4 = {stats, apply, fused};

@@ -332,4 +332,4 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #line 308 "templates/gn_nhwc.c.in"
 }
 
-const gnk_kernel_fns gnk_f32_nhwc_gnsilu_g32c256__avx512_u4 = {stats, apply};
+const gnk_kernel_fns gnk_f32_nhwc_gnsilu_g32c256__avx512_u4 = {stats, apply, NULL}; /* no fused phase: units are whole samples */

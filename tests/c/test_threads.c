@@ -110,6 +110,68 @@ Test(threads, bitwise_identical_across_thread_counts) {
     }
 }
 
+/* ---- the fused schedule: the statistics of group g+1 inside the apply loop of g ---- */
+/* NCHW shapes for it: rows of whole loop steps in one chunk (8x8-like, and S
+ * = 192 with D = 8), chunks that start mid-row and rows that cross chunk
+ * ends (S = 4160), rows that are not whole steps (S = 100: the kernel falls
+ * back to apply then statistics), and groups over 1 MiB (the estimate's
+ * choice there). */
+static const int64_t FUSED_SHAPES[][4] = {{3, 320, 64, 32}, {2, 64, 192, 8}, {1, 16, 4160, 4}, {2, 8, 100, 2}, {1, 4, 147456, 2}};
+
+/* y of kernel k on d under split/threads, into a fresh guarded buffer. */
+static tbuf run_split(const gnk_kernel *k, const gnk_desc *d, const tbuf *x, const float *gamma, const float *beta,
+                      gnk_split split, int threads, int y_offset) {
+  tbuf y = tbuf_new_t(d->dtype, desc_numel(d), y_offset);
+  const gnk_exec_cfg cfg = {k, split, threads, NULL, NULL};
+  cr_assert_eq(gnk_run(&cfg, d, x->v, y.v, gamma, beta, NULL, NULL), GNK_OK, "%s: %s", k->info.name, gnk_last_error());
+  cr_assert(tbuf_guards_ok(&y), "%s %s split=%s: wrote outside y", k->info.name, desc_str(d), gnk_split_name(split));
+  return y;
+}
+
+Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
+  int kernels_run = 0;
+  for (size_t s = 0; s < sizeof FUSED_SHAPES / sizeof FUSED_SHAPES[0]; ++s)
+    for (int data = 0; data < 2; ++data) /* 0: means within a std (folded rows), 1: large means (x - sub) */
+      for (int y_off = 0; y_off < 2; ++y_off) { /* 1: y misaligned, streaming kernels fall back */
+        if (s == 4 && (data || y_off)) continue; /* the big shape once */
+        for (int ki = 0; ki < gnk_registry_count(); ++ki) {
+          const gnk_kernel *k = gnk_registry_get(ki);
+          if (k->info.layout != GNK_LAYOUT_NCHW || !gnk_kernel_supported(ki)) continue;
+          gnk_desc d = make_desc(GNK_LAYOUT_NCHW, k->info.act, FUSED_SHAPES[s][0], FUSED_SHAPES[s][1],
+                                 FUSED_SHAPES[s][2], FUSED_SHAPES[s][3]);
+          d.dtype = k->info.dtype;
+          if (!gnk_kernel_matches(k, &d)) continue;
+          const int64_t total = desc_numel(&d);
+          tbuf x = tbuf_new_t(d.dtype, total, 0);
+          float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+          cr_assert(gamma && beta);
+          rng r;
+          rng_seed(&r, 70 + s * 8 + (uint64_t)data * 2 + (uint64_t)y_off);
+          if (data) fill_uniform_t(&r, d.dtype, x.v, total, 40.0, 44.0);
+          else fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
+          fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+          fill_uniform(&r, beta, d.c, -0.5, 0.5);
+          tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, y_off);
+          char msg[512];
+          cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
+          static const int threads[] = {1, 3};
+          for (int t = 0; t < 2; ++t) {
+            tbuf fused = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_FUSED, threads[t], y_off);
+            cr_assert(!memcmp(units.v, fused.v, (size_t)total * dtype_size(d.dtype)),
+                      "%s %s (data %d, y offset %d): the fused schedule on %d thread(s) changed bits", k->info.name,
+                      desc_str(&d), data, y_off, threads[t]);
+            tbuf_free(&fused);
+          }
+          tbuf_free(&units);
+          tbuf_free(&x);
+          free(gamma);
+          free(beta);
+          ++kernels_run;
+        }
+      }
+  cr_assert_gt(kernels_run, 0, "no NCHW kernel ran");
+}
+
 /* ---- warm pool: problems under GNK_SERIAL_BYTES go threaded right after a job ---- */
 static void noop_task(void *ctx, int64_t i) { (void)ctx; (void)i; }
 

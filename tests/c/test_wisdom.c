@@ -312,6 +312,35 @@ Test(wisdom, rejections_leave_state_unchanged) {
   free(first);
 }
 
+/* Every work split (units, phases, fused) is written and read back by name. */
+Test(wisdom, every_split_round_trips) {
+  gnk_wisdom_forget();
+  measure_some(2, 231);
+  char *good = export_string();
+  char *first = line_of(good, "entry ");
+  char key[200], kname[160], split[16];
+  double ns;
+  cr_assert_eq(sscanf(first, "entry %199s %159s %15s %lf", key, kname, split, &ns), 4, "%s", first);
+  static const char *splits[] = {"units", "phases", "fused"};
+  for (int i = 0; i < 3; ++i) {
+    char line[512];
+    snprintf(line, sizeof line, "entry %s %s %s %.1f", key, kname, splits[i], ns);
+    char *changed = replace(good, first, line), *signed_text = resign(changed);
+    gnk_wisdom_forget();
+    cr_assert_eq(gnk_wisdom_import_string(signed_text), GNK_OK, "split %s: %s", splits[i], gnk_last_error());
+    char *again = export_string();
+    char want[256];
+    snprintf(want, sizeof want, "entry %s %s %s ", key, kname, splits[i]);
+    cr_assert(strstr(again, want) != NULL, "split %s did not survive import and export:\n%s", splits[i], again);
+    gnk_free(again);
+    free(changed);
+    free(signed_text);
+  }
+  free(first);
+  gnk_free(good);
+  gnk_wisdom_forget();
+}
+
 Test(wisdom, imported_wisdom_drives_wisdom_only_plans) {
   gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 64, 123, 16);
   gnk_plan_options measure = {GNK_MEASURE, 1, NULL, NULL}, only = {GNK_WISDOM_ONLY, 1, NULL, NULL};

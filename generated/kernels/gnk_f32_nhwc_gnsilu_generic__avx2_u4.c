@@ -119,6 +119,84 @@ static inline void piece_of(int64_t g, int64_t D, int64_t c0, int64_t tc, int64_
   *ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
 }
 
+/* The shift of each group touching the tile [c0, c0 + tc): the mean of its
+ * channels over the item's first 8 rows (rows spread over the item would be
+ * better estimates, but reading them first breaks the one sequential stream:
+ * measured 3x slower), in kk[c - c0] for each channel c. */
+static void tile_shift(const float *xs, int64_t C, int64_t np, int64_t c0, int64_t tc, int64_t D, float *kk) {
+  const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
+  const int64_t ns = np >= 8 ? 8 : np;
+  for (int64_t j = 0; j < tc; j += GNK_VL) {
+    const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+    vf sk = v_zero();
+    for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * C + c0 + j, w));
+    v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t cs, ce;
+    piece_of(g, D, c0, tc, &cs, &ce);
+    float sk = 0.0f;
+    for (int64_t c = cs; c < ce; ++c) sk += kk[c - c0];
+    sk /= (float)(ce - cs);
+    for (int64_t c = cs; c < ce; ++c) kk[c - c0] = sk;
+  }
+}
+
+/* The partials of the groups touching the tile, for item k of sample n, from
+ * the tile's first-pass sums ss/qq (shifted by kk). A shift that landed far
+ * from a group's mean (data trending over the rows) costs accuracy: then the
+ * tile is summed again, shifted by the means just estimated (the corrected
+ * two-pass algorithm, from L2); a group that still cancels is redone exactly. */
+static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const float *xs, int64_t np, int64_t c0, int64_t tc,
+                        float *kk, float *ss, float *qq) {
+  const int64_t C = a->c, G = a->groups, D = C / G;
+  const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
+  double psum[TILE], pq[TILE]; /* per piece (at most one per channel) */
+  int again = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    for (int64_t g = g0; g < g1; ++g) {
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
+      double sm = 0.0, sq = 0.0;
+      for (int64_t c = cs; c < ce; ++c) {
+        sm += (double)ss[c - c0];
+        sq += (double)qq[c - c0];
+      }
+      psum[g - g0] = sm;
+      pq[g - g0] = sq;
+      again |= cancels(sm, sq, (double)np * (double)(ce - cs));
+    }
+    if (!again || pass == 1) break;
+    for (int64_t g = g0; g < g1; ++g) {
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
+      const float kg = (float)((double)kk[cs - c0] + psum[g - g0] / ((double)np * (double)(ce - cs)));
+      for (int64_t c = cs; c < ce; ++c) kk[c - c0] = kg;
+    }
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t cs, ce;
+    piece_of(g, D, c0, tc, &cs, &ce);
+    const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
+    double mean, m2;
+    if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
+      piece_exact(xs + cs, C, np, ce - cs, &mean, &m2);
+    } else { /* a NaN or Inf in the group reaches mean and m2 from here */
+      mean = (double)kk[cs - c0] + sm / cnt;
+      m2 = sq - sm * sm / cnt;
+    }
+    gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+    if (cs == g * D) {
+      t->mean = mean;
+      t->m2 = m2;
+      t->count = cnt;
+    } else {
+      merge_into(t, cnt, mean, m2);
+    }
+  }
+}
+
 /* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
  * most TILE; a group cut by a tile edge gives one piece per tile, merged into
  * the group's partial with Chan's formula. */
@@ -128,75 +206,12 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const float *xs = (const float *)a->x + (n * S + p0) * C;
   float kk[TILE], ss[TILE], qq[TILE];
-  double psum[TILE], pq[TILE]; /* per piece (at most one per channel) */
+  (void)G;
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
-    const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1; /* groups touching the tile */
-    /* the shift of each group: the mean of its channels over the item's
-     * first 8 rows (rows spread over the item would be better estimates,
-     * but reading them first breaks the one sequential stream: measured 3x
-     * slower) */
-    const int64_t ns = np >= 8 ? 8 : np;
-    for (int64_t j = 0; j < tc; j += GNK_VL) {
-      const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
-      vf sk = v_zero();
-      for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * C + c0 + j, w));
-      v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
-    }
-    for (int64_t g = g0; g < g1; ++g) {
-      int64_t cs, ce;
-      piece_of(g, D, c0, tc, &cs, &ce);
-      float sk = 0.0f;
-      for (int64_t c = cs; c < ce; ++c) sk += kk[c - c0];
-      sk /= (float)(ce - cs);
-      for (int64_t c = cs; c < ce; ++c) kk[c - c0] = sk;
-    }
-    int again = 0;
-    for (int pass = 0; pass < 2; ++pass) {
-      shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
-      for (int64_t g = g0; g < g1; ++g) {
-        int64_t cs, ce;
-        piece_of(g, D, c0, tc, &cs, &ce);
-        double sm = 0.0, sq = 0.0;
-        for (int64_t c = cs; c < ce; ++c) {
-          sm += (double)ss[c - c0];
-          sq += (double)qq[c - c0];
-        }
-        psum[g - g0] = sm;
-        pq[g - g0] = sq;
-        again |= cancels(sm, sq, (double)np * (double)(ce - cs));
-      }
-      /* A shift that landed far from a group's mean (data trending over the
-       * rows) costs accuracy: then the tile is summed again, shifted by the
-       * means just estimated (the corrected two-pass algorithm, from L2). */
-      if (!again || pass == 1) break;
-      for (int64_t g = g0; g < g1; ++g) {
-        int64_t cs, ce;
-        piece_of(g, D, c0, tc, &cs, &ce);
-        const float kg = (float)((double)kk[cs - c0] + psum[g - g0] / ((double)np * (double)(ce - cs)));
-        for (int64_t c = cs; c < ce; ++c) kk[c - c0] = kg;
-      }
-    }
-    for (int64_t g = g0; g < g1; ++g) {
-      int64_t cs, ce;
-      piece_of(g, D, c0, tc, &cs, &ce);
-      const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
-      double mean, m2;
-      if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
-        piece_exact(xs + cs, C, np, ce - cs, &mean, &m2);
-      } else { /* a NaN or Inf in the group reaches mean and m2 from here */
-        mean = (double)kk[cs - c0] + sm / cnt;
-        m2 = sq - sm * sm / cnt;
-      }
-      gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
-      if (cs == g * D) {
-        t->mean = mean;
-        t->m2 = m2;
-        t->count = cnt;
-      } else {
-        merge_into(t, cnt, mean, m2);
-      }
-    }
+    tile_shift(xs, C, np, c0, tc, D, kk);
+    shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    tile_finish(a, n, k, xs, np, c0, tc, kk, ss, qq);
   }
 }
 
@@ -204,119 +219,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 224 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 247 "templates/gn_nhwc.c.in"
+#line 262 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 251 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 251 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 251 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 251 "templates/gn_nhwc.c.in"
+#line 266 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 255 "templates/gn_nhwc.c.in"
+#line 270 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 262 "templates/gn_nhwc.c.in"
+#line 277 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 267 "templates/gn_nhwc.c.in"
+#line 282 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 269 "templates/gn_nhwc.c.in"
+#line 284 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail(x + p * C + j, w), s), k, h);
       v_store_tail(y + p * C + j, v_silu(z), w);
     }
   }
-#line 276 "templates/gn_nhwc.c.in"
+#line 291 "templates/gn_nhwc.c.in"
 }
 
-#line 224 "templates/gn_nhwc.c.in"
+#line 239 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 227 "templates/gn_nhwc.c.in"
+#line 242 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 247 "templates/gn_nhwc.c.in"
+#line 262 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 253 "templates/gn_nhwc.c.in"
+#line 268 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 255 "templates/gn_nhwc.c.in"
+#line 270 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 257 "templates/gn_nhwc.c.in"
+#line 272 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 260 "templates/gn_nhwc.c.in"
+#line 275 "templates/gn_nhwc.c.in"
       v_store(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 262 "templates/gn_nhwc.c.in"
+#line 277 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 269 "templates/gn_nhwc.c.in"
+#line 284 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail(x + p * C + j, w), k, h);
       v_store_tail(y + p * C + j, v_silu(z), w);
     }
   }
-#line 276 "templates/gn_nhwc.c.in"
+#line 291 "templates/gn_nhwc.c.in"
 }
 
-#line 279 "templates/gn_nhwc.c.in"
+#line 294 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = a->c, S = a->s;
-#line 287 "templates/gn_nhwc.c.in"
+#line 302 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -325,11 +340,142 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 302 "templates/gn_nhwc.c.in"
+#line 317 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 308 "templates/gn_nhwc.c.in"
+#line 323 "templates/gn_nhwc.c.in"
 }
 
-const gnk_kernel_fns gnk_f32_nhwc_gnsilu_generic__avx2_u4 = {stats, apply, NULL}; /* no fused phase: units are whole samples */
+/* The normalization of item ia (rows of sample n) fused with the statistics
+ * of item is (the same rows of sample n + 1): four rows at a time, each
+ * column vector is normalized in sample n and summed in sample n + 1 in one
+ * loop, so the reads of n + 1 overlap the arithmetic and the stores of n.
+ * The sums are acc_rows'/acc_row's (same order per column) and y is apply's
+ * (element by element the same operations), so the bits do not depend on
+ * which path ran. One channel tile of whole vectors;
+ * otherwise the two phases run one after the other. */
+static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
+  const int64_t C = a->c, G = a->groups, D = C / G, S = a->s;
+  const int64_t na = ia / a->nchunk, nb = is / a->nchunk, k = ia % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  float *y = (float *)a->y + (na * S + p0) * C;
+  const int aligned = 1;
+  if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned) {
+    apply(a, ia, ia + 1);
+    stats(a, is, is + 1);
+    return;
+  }
+  (void)G;
+  const float *x = (const float *)a->x + (na * S + p0) * C, *xs = (const float *)a->x + (nb * S + p0) * C;
+  const float *sub = a->sub + na * C, *scale = a->scale + na * C, *shift = a->shift + na * C;
+  int folded = 1;
+  for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+  float kk[TILE], ss[TILE], qq[TILE];
+  tile_shift(xs, C, np, 0, C, D, kk);
+  for (int64_t j = 0; j < C; j += GNK_VL) {
+    v_store(ss + j, v_zero());
+    v_store(qq + j, v_zero());
+  }
+  int64_t p = 0;
+#line 359 "templates/gn_nhwc.c.in"
+  if (folded) { /* the means folded into shift: one FMA */
+    for (; p + ROWS <= np; p += ROWS) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 365 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load(x + (p + 0) * C + j), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load(x + (p + 1) * C + j), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load(x + (p + 2) * C + j), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load(x + (p + 3) * C + j), vk, vh);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * C + j), km);
+#line 372 "templates/gn_nhwc.c.in"
+        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * C + j, v_silu(z0));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * C + j, v_silu(z1));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * C + j, v_silu(z2));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * C + j, v_silu(z3));
+#line 377 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; p < np; ++p) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 384 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j);
+        const vf z = v_fma(v_load(x + p * C + j), vk, vh);
+        v_store(y + p * C + j, v_silu(z));
+      }
+      acc_row(xs + p * C, C, kk, ss, qq);
+    }
+#line 359 "templates/gn_nhwc.c.in"
+  } else { /* x - sub, then the FMA */
+    for (; p + ROWS <= np; p += ROWS) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 363 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 365 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * C + j), vs), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * C + j), vs), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * C + j), vs), vk, vh);
+#line 367 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * C + j), vs), vk, vh);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * C + j), km);
+#line 370 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * C + j), km);
+#line 372 "templates/gn_nhwc.c.in"
+        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * C + j, v_silu(z0));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * C + j, v_silu(z1));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * C + j, v_silu(z2));
+#line 375 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * C + j, v_silu(z3));
+#line 377 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; p < np; ++p) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 382 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 384 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j);
+        const vf z = v_fma(v_sub(v_load(x + p * C + j), vs), vk, vh);
+        v_store(y + p * C + j, v_silu(z));
+      }
+      acc_row(xs + p * C, C, kk, ss, qq);
+    }
+#line 391 "templates/gn_nhwc.c.in"
+  }
+#line 395 "templates/gn_nhwc.c.in"
+  tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
+}
+
+const gnk_kernel_fns gnk_f32_nhwc_gnsilu_generic__avx2_u4 = {stats, apply, fused};

@@ -62,8 +62,8 @@ int main(int argc, char **argv) {
   a.c = C;
   a.s = S;
   a.groups = G;
-  /* as the executor runs it (execute.c): an NCHW group up to 1 MiB prefetches the next one */
-  a.prefetch_next = !nhwc && (C / G) * S * 4 <= (1 << 20);
+  /* as the executor runs it (execute.c) */
+  a.prefetch_next = gnk_prefetch_kind(k->info.layout, (size_t)(C / G * S) * 4, (size_t)total * 4);
   int64_t units;
   if (!nhwc) { /* the executor's chunking (execute.c) */
     a.chunk = 4096;

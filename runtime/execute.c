@@ -18,10 +18,6 @@
 #define NCHW_CHUNK 4096
 #define NHWC_ROWS 512
 
-/* Units (NCHW groups) up to this size prefetch their successor (see prefetch_next). */
-#define GNK_PREFETCH_UNIT_BYTES (1u << 20)
-/* Tensors (bytes of x) up to this size are taken to sit in L2 (2 MiB here). */
-#define GNK_L2_BYTES (2u << 20)
 /* Problems smaller than this (bytes of x) run on the calling thread unless the
  * pool is warm (see gnk_run); below GNK_TINY_BYTES always. */
 #define GNK_SERIAL_BYTES (1u << 20)
@@ -170,10 +166,10 @@ static void run_units_pipelined(const run *r, int64_t b, int64_t e) {
   }
 }
 
-/* NCHW units in a row on one thread, fused: the statistics of unit u+1 are
- * computed chunk by chunk inside the normalization loop of unit u (see the
- * template's fused()), so every x is read from memory once, during the
- * arithmetic of the unit before it. The first unit of the range has its
+/* Units in a row on one thread, fused: the statistics of unit u+1 (NCHW
+ * group, NHWC sample) are computed chunk by chunk inside the normalization
+ * loop of unit u (see the templates' fused()), so every x is read from memory
+ * once, during the arithmetic of the unit before it. The first unit of the range has its
  * statistics computed alone; the bits are those of run_unit. */
 static void run_units_fused(const run *r, int64_t b, int64_t e) {
   const int64_t K = r->unit_items;
@@ -295,14 +291,12 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   if (cfg->split != GNK_SPLIT_PHASES || cfg->threads <= 1) {
     /* Units split: NCHW groups that fit in L2 beside their successor
      * prefetch it during their apply; larger ones run as a pipeline
-     * (run_units_pipelined). Fused split: the successor's statistics run
-     * inside the apply loop (run_units_fused). An NHWC sample gains from
-     * none of these: measured, prefetch and pipeline were slower. */
-    const int small = (size_t)(r.D * S) * gnk_dtype_size(d->dtype) <= GNK_PREFETCH_UNIT_BYTES;
-    a->prefetch_next = d->layout != GNK_LAYOUT_NCHW || !small ? GNK_PREFETCH_NONE
-                       : xbytes > GNK_L2_BYTES                ? GNK_PREFETCH_L2
-                                                              : GNK_PREFETCH_L1;
-    r.pipeline = d->layout == GNK_LAYOUT_NCHW && !small;
+     * (run_units_pipelined); NHWC samples one after the other (prefetch and
+     * pipeline measured slower there). Fused split, both layouts: the
+     * successor's statistics run inside the apply loop (run_units_fused). */
+    const size_t group_bytes = (size_t)(r.D * S) * gnk_dtype_size(d->dtype);
+    a->prefetch_next = gnk_prefetch_kind(d->layout, group_bytes, xbytes);
+    r.pipeline = d->layout == GNK_LAYOUT_NCHW && group_bytes > GNK_L2_UNIT_BYTES;
     r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
     parallel(cfg, &r, 3, r.units);
   } else {

@@ -36,10 +36,25 @@ uint64_t gnk_registry_digest(void);      /* hash of the whole kernel list */
 typedef enum gnk_split {
   GNK_SPLIT_UNITS = 0,  /* each thread takes whole units (n,g) / n: one read from memory */
   GNK_SPLIT_PHASES = 1, /* stats, merge, apply each spread over all threads */
-  GNK_SPLIT_FUSED = 2   /* units (NCHW), the statistics of unit u+1 inside the apply loop of u */
+  GNK_SPLIT_FUSED = 2   /* units, the statistics of unit u+1 inside the apply loop of u */
 } gnk_split;
 #define GNK_SPLIT_COUNT 3
 const char *gnk_split_name(gnk_split s);
+
+/* Cache sizes the executor and the planner decide by (this machine's: L2 2 MiB
+ * per core). A tensor up to GNK_L2_BYTES is taken to stay in L2 (regular
+ * stores, prefetch into L1); an NCHW group up to GNK_L2_UNIT_BYTES fits in L2
+ * beside its successor (prefetch of the next group; above it, pipeline or
+ * fused schedule). */
+#define GNK_L2_BYTES (2u << 20)
+#define GNK_L2_UNIT_BYTES (1u << 20)
+
+/* The apply's prefetch of the next NCHW group (gnk_kargs.prefetch_next) when
+ * units run one after another, from the group's and the tensor's bytes. */
+static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_t tensor_bytes) {
+  if (layout != GNK_LAYOUT_NCHW || group_bytes > GNK_L2_UNIT_BYTES) return GNK_PREFETCH_NONE;
+  return tensor_bytes > GNK_L2_BYTES ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
+}
 
 typedef struct gnk_exec_cfg {
   const gnk_kernel *kernel;

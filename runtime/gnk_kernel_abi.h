@@ -58,15 +58,15 @@ typedef struct gnk_kargs {
 
 typedef void (*gnk_phase_fn)(const gnk_kargs *a, int64_t item0, int64_t item1);
 
-/* NCHW only: the apply of item ia fused with the statistics of item is (the
- * same chunk of another group of the same size); the same bits as
+/* The apply of item ia fused with the statistics of item is (the same chunk
+ * of the next NCHW group or NHWC sample); the same bits as
  * apply(a, ia, ia + 1) followed by stats(a, is, is + 1). */
 typedef void (*gnk_fused_fn)(const gnk_kargs *a, int64_t ia, int64_t is);
 
 typedef struct gnk_kernel_fns {
   gnk_phase_fn stats;
   gnk_phase_fn apply;
-  gnk_fused_fn fused; /* NULL where the layout has none (NHWC) */
+  gnk_fused_fn fused; /* NULL: no fused phase (the fused split then runs as units) */
 } gnk_kernel_fns;
 
 /* Largest channel tile an NHWC stats kernel keeps per-channel sums for on

@@ -31,18 +31,17 @@ static int candidate(int i, const gnk_desc *d) {
   return k->info.isa <= gnk_cpu_isa() && gnk_kernel_matches(k, d);
 }
 
-/* NCHW groups above this size (bytes) take the fused schedule in estimate
- * mode: measured 13-15% faster than the chunk-interleaved pipeline on the
- * VAE decoder's 2-8 MiB groups; below it the prefetch of the next group is
- * as good or better (GN+SiLU on 16x16-64x64 images: fused 0-18% slower, the
- * SiLU's registers and ports shared with the statistics) except for some
- * plain GN problems, which GNK_MEASURE finds. */
-#define GNK_FUSED_GROUP_BYTES (1u << 20)
+/* Estimate mode takes the fused schedule for NCHW groups over
+ * GNK_L2_UNIT_BYTES, where the executor would otherwise pipeline: measured
+ * 13-15% faster on the VAE decoder's 2-8 MiB groups; below it the prefetch of
+ * the next group is as good or better (GN+SiLU on 16x16-64x64 images: fused
+ * 0-18% slower, the SiLU's registers and ports shared with the statistics)
+ * except for some plain GN problems, which GNK_MEASURE finds. */
 
 static gnk_split estimate_split(const gnk_desc *d, int threads) {
   const int64_t units = d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n;
   const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
-                         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_FUSED_GROUP_BYTES;
+                         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_UNIT_BYTES;
   /* channels-last: the next sample's statistics inside this one's
    * normalization, measured 2-4% faster on the UNet's 2-sample problems */
   const gnk_split units_split = big_groups || d->layout == GNK_LAYOUT_NHWC ? GNK_SPLIT_FUSED : GNK_SPLIT_UNITS;
@@ -58,15 +57,13 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
  * larger than L2 can keep (y then leaves the cache anyway; below that the
  * next layer would read y from cache), regular stores otherwise; unroll 4.
  * Higher is better. */
-#define GNK_STREAM_BYTES (2u << 20)
-
 static long estimate_rank(const gnk_kernel_info *k, int big) {
   const int row = strstr(k->name, "_row") != NULL, nt = strstr(k->name, "_nt") != NULL;
   return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + (nt == big) * 100 + k->unroll;
 }
 
 static int estimate_kernel(const gnk_desc *d) {
-  const int big = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) > GNK_STREAM_BYTES;
+  const int big = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_BYTES;
   int best = -1;
   for (int i = 0; i < gnk_registry_count(); ++i) {
     if (!candidate(i, d)) continue;

@@ -3,7 +3,7 @@
  *   Template:  templates/gn_nhwc.c.in
  *   Arguments: dtype=bf16 layout=nhwc act=silu groups=32 channels=2560 isa=neon unroll=4 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 22 "templates/gn_nhwc.c.in"
+#line 24 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_neon.h"
 #include "gnk_half.h"
@@ -30,30 +30,30 @@ static inline void acc_rows(const uint16_t *x, int64_t C, int64_t tc, const floa
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_bf16(x + 0 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_bf16(x + 1 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_bf16(x + 2 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_bf16(x + 3 * C + j), k);
 #line 51 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_bf16(x + 0 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_bf16(x + 1 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_bf16(x + 2 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_bf16(x + 3 * C + j), k);
+#line 53 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_tail_bf16(x + 0 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_tail_bf16(x + 1 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_tail_bf16(x + 2 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_tail_bf16(x + 3 * C + j, w), k);
 #line 60 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail_bf16(x + 0 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail_bf16(x + 1 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail_bf16(x + 2 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail_bf16(x + 3 * C + j, w), k);
+#line 62 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -219,119 +219,119 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 239 "templates/gn_nhwc.c.in"
+#line 240 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 262 "templates/gn_nhwc.c.in"
+#line 263 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 266 "templates/gn_nhwc.c.in"
+#line 267 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 266 "templates/gn_nhwc.c.in"
+#line 267 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 266 "templates/gn_nhwc.c.in"
+#line 267 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 266 "templates/gn_nhwc.c.in"
+#line 267 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 270 "templates/gn_nhwc.c.in"
+#line 271 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_bf16(x + p * C + j + 0 * GNK_VL), s0), k0, h0);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_bf16(x + p * C + j + 1 * GNK_VL), s1), k1, h1);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_bf16(x + p * C + j + 2 * GNK_VL), s2), k2, h2);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_bf16(x + p * C + j + 3 * GNK_VL), s3), k3, h3);
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 277 "templates/gn_nhwc.c.in"
+#line 278 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 282 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 284 "templates/gn_nhwc.c.in"
+#line 285 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * C + j, w), s), k, h);
       v_store_tail_bf16(y + p * C + j, v_silu(z), w);
     }
   }
-#line 291 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
 }
 
-#line 239 "templates/gn_nhwc.c.in"
+#line 240 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 242 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 262 "templates/gn_nhwc.c.in"
+#line 263 "templates/gn_nhwc.c.in"
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 268 "templates/gn_nhwc.c.in"
+#line 269 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 270 "templates/gn_nhwc.c.in"
+#line 271 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_bf16(x + p * C + j + 0 * GNK_VL), k0, h0);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_bf16(x + p * C + j + 1 * GNK_VL), k1, h1);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_bf16(x + p * C + j + 2 * GNK_VL), k2, h2);
-#line 272 "templates/gn_nhwc.c.in"
+#line 273 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_bf16(x + p * C + j + 3 * GNK_VL), k3, h3);
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 0 * GNK_VL, v_silu(z0));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 1 * GNK_VL, v_silu(z1));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 2 * GNK_VL, v_silu(z2));
-#line 275 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * C + j + 3 * GNK_VL, v_silu(z3));
-#line 277 "templates/gn_nhwc.c.in"
+#line 278 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 284 "templates/gn_nhwc.c.in"
+#line 285 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_bf16(x + p * C + j, w), k, h);
       v_store_tail_bf16(y + p * C + j, v_silu(z), w);
     }
   }
-#line 291 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
 }
 
-#line 294 "templates/gn_nhwc.c.in"
+#line 295 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 2560LL, S = a->s;
-#line 302 "templates/gn_nhwc.c.in"
+#line 303 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -340,11 +340,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 317 "templates/gn_nhwc.c.in"
+#line 318 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 323 "templates/gn_nhwc.c.in"
+#line 324 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of sample n) fused with the statistics

@@ -3,7 +3,7 @@
  *   Template:  templates/gn_nhwc.c.in
  *   Arguments: dtype=f32 layout=nhwc act=silu groups=32 channels=1920 isa=avx512 unroll=4 store=st order=row
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 22 "templates/gn_nhwc.c.in"
+#line 24 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx512.h"
 #include "gnk_half.h"
@@ -30,30 +30,30 @@ static inline void acc_rows(const float *x, int64_t C, int64_t tc, const float *
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
-#line 49 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
 #line 51 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
+#line 51 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
+#line 53 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
-#line 58 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
 #line 60 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
+#line 62 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -219,30 +219,30 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 239 "templates/gn_nhwc.c.in"
+#line 240 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 245 "templates/gn_nhwc.c.in"
+#line 246 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += C, y += C) {
     int64_t j = 0;
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 254 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -250,35 +250,35 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t np, const fl
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 291 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
 }
 
-#line 239 "templates/gn_nhwc.c.in"
+#line 240 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 242 "templates/gn_nhwc.c.in"
+#line 243 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 245 "templates/gn_nhwc.c.in"
+#line 246 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += C, y += C) {
     int64_t j = 0;
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 249 "templates/gn_nhwc.c.in"
+#line 250 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 252 "templates/gn_nhwc.c.in"
+#line 253 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 254 "templates/gn_nhwc.c.in"
+#line 255 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -286,16 +286,16 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, c
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 291 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
 }
 
-#line 294 "templates/gn_nhwc.c.in"
+#line 295 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the sample into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1920LL, S = a->s;
-#line 302 "templates/gn_nhwc.c.in"
+#line 303 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -304,11 +304,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 317 "templates/gn_nhwc.c.in"
+#line 318 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
     else apply_item(x, y, C, np, sub, scale, shift);
   }
-#line 323 "templates/gn_nhwc.c.in"
+#line 324 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of sample n) fused with the statistics

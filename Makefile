@@ -87,6 +87,10 @@ build/gnk-run: bench/gnk_run.c build/libgnk.a runtime/include/gnk.h generated/gn
 build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -march=native -o $@ bench/phases.c build/libgnk.a $(LDLIBS)
 
+# The AVX-512 SiLU's cost per 16 floats and its instructions' throughput (performance research).
+build/silu_cost: bench/silu_cost.c templates/isa/gnk_vec_avx512.h | build/.deps
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/silu_cost.c
+
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ bench/overhead.c build/libgnk.a $(LDLIBS)

@@ -49,7 +49,7 @@ def main():
                 plain = probs.get((n, c, h, w, "none"))
                 if act == "silu" and plain:
                     silu.append((f"{n}x{c}x{h}x{w}", med(p["gnk"]) / med(plain["gnk"]) - 1))
-            print("    fused SiLU cost over GN alone: " + ", ".join(f"{k} +{v:.0%}" for k, v in silu))
+            print("    fused SiLU cost over GN alone: " + ", ".join(f"{k} {v * 100:+.0f}%" for k, v in silu))
             od = [med(p["onednn-best"] if "onednn-best" in p else None) for p in probs.values()]
             slower = []
             for key, p in probs.items():

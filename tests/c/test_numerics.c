@@ -253,8 +253,9 @@ Test(numerics, nan_and_inf_stay_in_their_group) {
 Test(numerics, silu_range) {
   /* beta sweeps [-90, 90] over the channels; gamma alternates small (z stays
    * near beta) and large (z spreads over tens of units), so z covers the
-   * whole range including the exp clamps (|z| > 87). Every SiLU kernel runs
-   * on its own shape (generic ones on C = 64). */
+   * whole range including the AVX2/NEON clamps (|z| > 87) and z < -88.7,
+   * where exp(-z) overflows f32 (AVX-512 saturates it at FLT_MAX instead).
+   * Every SiLU kernel runs on its own shape (generic ones on C = 64). */
   rng r;
   rng_seed(&r, 6);
   char msg[512];

@@ -33,18 +33,25 @@ static int candidate(int i, const gnk_desc *d) {
 
 /* Estimate mode takes the fused schedule for NCHW groups over
  * GNK_L2_UNIT_BYTES, where the executor would otherwise pipeline: measured
- * 13-15% faster on the VAE decoder's 2-8 MiB groups; below it the prefetch of
- * the next group is as good or better (GN+SiLU on 16x16-64x64 images: fused
- * 0-18% slower, the SiLU's registers and ports shared with the statistics)
- * except for some plain GN problems, which GNK_MEASURE finds. */
+ * 13-15% faster on the VAE decoder's 2-8 MiB groups. Below that, units (the
+ * apply prefetches the next group) except for plain GN and GN+ReLU on tensors
+ * that fit in L2 (regular stores, see estimate_rank): there fused was faster
+ * (fused/units, 301 alternating pairs: 0.87 on 2x1280x8x8 GN, 0.94 on
+ * 1x512x28x28 GN+ReLU; 0.86 on 1x256x56x56 with regular stores, but with the
+ * streaming stores estimate takes for tensors over L2 fused was slower,
+ * 1.02-1.10 on 1x256x56x56 to 2x320x64x64), and
+ * GN+SiLU keeps units at every size (fused 0-18% slower on 8x8-64x64 images:
+ * the SiLU's registers and ports are shared with the statistics). */
 
 static gnk_split estimate_split(const gnk_desc *d, int threads) {
   const int64_t units = d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n;
   const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
                          (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_UNIT_BYTES;
+  const int in_l2 = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) <= GNK_L2_BYTES;
   /* channels-last: the next sample's statistics inside this one's
    * normalization, measured 2-4% faster on the UNet's 2-sample problems */
-  const gnk_split units_split = big_groups || d->layout == GNK_LAYOUT_NHWC ? GNK_SPLIT_FUSED : GNK_SPLIT_UNITS;
+  const int fuse = big_groups || d->layout == GNK_LAYOUT_NHWC || (in_l2 && d->act != GNK_ACT_SILU);
+  const gnk_split units_split = fuse ? GNK_SPLIT_FUSED : GNK_SPLIT_UNITS;
   if (threads <= 1) return units_split;
   /* Whole units keep a group in cache between statistics and apply, but
    * need enough of them to keep every thread busy. */
@@ -389,6 +396,9 @@ const char *gnk_plan_kernel_name(const gnk_plan *p) {
   return !p ? NULL : p->general ? gnk_general_name(p->general) : p->cfg.kernel->info.name;
 }
 const char *gnk_plan_source(const gnk_plan *p) { return p ? p->source : NULL; }
+const char *gnk_plan_schedule(const gnk_plan *p) {
+  return !p ? NULL : p->general ? "general" : gnk_split_name(p->cfg.split);
+}
 int gnk_plan_threads(const gnk_plan *p) { return p ? p->cfg.threads : 0; }
 const gnk_desc *gnk_plan_desc(const gnk_plan *p) { return p ? &p->desc : NULL; }
 

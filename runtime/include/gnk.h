@@ -153,6 +153,12 @@ void gnk_plan_destroy(gnk_plan *plan);
 const char *gnk_plan_kernel_name(const gnk_plan *plan);
 /* Where the choice came from: "estimate", "measured", "wisdom" or "cache". */
 const char *gnk_plan_source(const gnk_plan *plan);
+/* How the work is scheduled (chosen with the kernel): "units" (statistics,
+ * merge and normalization per NCHW group or NHWC sample), "fused" (the next
+ * unit's statistics inside this unit's normalization loop) or "phases" (each
+ * phase spread over all threads); "general" for a general plan. Any schedule
+ * gives the same bits. */
+const char *gnk_plan_schedule(const gnk_plan *plan);
 int gnk_plan_threads(const gnk_plan *plan);
 const gnk_desc *gnk_plan_desc(const gnk_plan *plan);
 

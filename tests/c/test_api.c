@@ -386,3 +386,39 @@ Test(api, estimate_streams_only_big_tensors) {
     }
   }
 }
+
+/* The schedule estimate mode picks (gnk_plan_schedule): fused for NCHW
+ * groups over GNK_L2_UNIT_BYTES, for plain GN and GN+ReLU on NCHW tensors that
+ * fit in L2, and for channels-last; units for other NCHW problems; phases when
+ * there are too few units for the threads; "general" for a general plan. The bits never depend on it
+ * (threads::fused_schedule_bitwise_identical). */
+Test(api, estimate_schedule) {
+  static const struct {
+    gnk_layout layout;
+    gnk_act act;
+    int64_t n, c, s, g;
+    int threads;
+    const char *want;
+  } cases[] = {
+      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 1280, 64, 32, 1, "fused"}, /* 640 KiB */
+      {GNK_LAYOUT_NCHW, GNK_ACT_RELU, 1, 512, 784, 32, 1, "fused"},  /* 1.5 MiB */
+      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 320, 4096, 32, 1, "units"}, /* 10 MiB */
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 1280, 64, 32, 1, "units"},
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "units"},
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 8, 147456, 4, 1, "fused"}, /* 1.1 MiB groups */
+      {GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "fused"},
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 2, "units"},
+      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 64, 64, 2, 2, "phases"}, /* 2 units for 2 threads */
+      {GNK_LAYOUT_NCHW, GNK_ACT_GELU_ERF, 2, 64, 64, 32, 1, "general"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    gnk_desc d = make_desc(cases[i].layout, cases[i].act, cases[i].n, cases[i].c, cases[i].s, cases[i].g);
+    gnk_plan_options o = {GNK_ESTIMATE | GNK_NO_CACHE, cases[i].threads, NULL, NULL};
+    gnk_plan *p = NULL;
+    cr_assert_eq(gnk_plan_create_ex(&p, &d, &o), GNK_OK, "%s", gnk_last_error());
+    cr_expect_str_eq(gnk_plan_schedule(p), cases[i].want, "%s threads=%d: estimate scheduled %s", desc_str(&d),
+                     cases[i].threads, gnk_plan_schedule(p));
+    gnk_plan_destroy(p);
+  }
+  cr_expect_null(gnk_plan_schedule(NULL));
+}

@@ -31,6 +31,12 @@ static int candidate(int i, const gnk_desc *d) {
   return k->info.isa <= gnk_cpu_isa() && gnk_kernel_matches(k, d);
 }
 
+/* Whether the tensor stays in L2 (estimate: regular stores, and the fused
+ * schedule for plain GN and GN+ReLU). */
+static int tensor_in_l2(const gnk_desc *d) {
+  return (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) <= GNK_L2_BYTES;
+}
+
 /* Estimate mode takes the fused schedule for NCHW groups over
  * GNK_L2_UNIT_BYTES, where the executor would otherwise pipeline: measured
  * 13-15% faster on the VAE decoder's 2-8 MiB groups. Below that, units (the
@@ -39,18 +45,17 @@ static int candidate(int i, const gnk_desc *d) {
  * (fused/units, 301 alternating pairs: 0.87 on 2x1280x8x8 GN, 0.94 on
  * 1x512x28x28 GN+ReLU; 0.86 on 1x256x56x56 with regular stores, but with the
  * streaming stores estimate takes for tensors over L2 fused was slower,
- * 1.02-1.10 on 1x256x56x56 to 2x320x64x64), and
- * GN+SiLU keeps units at every size (fused 0-18% slower on 8x8-64x64 images:
- * the SiLU's registers and ports are shared with the statistics). */
+ * 1.02-1.10 on 1x256x56x56 to 2x320x64x64), and GN+SiLU keeps units at every
+ * size (fused 0-18% slower on 8x8-64x64 images: the SiLU's registers and
+ * ports are shared with the statistics). */
 
 static gnk_split estimate_split(const gnk_desc *d, int threads) {
   const int64_t units = d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n;
   const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
                          (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_UNIT_BYTES;
-  const int in_l2 = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) <= GNK_L2_BYTES;
   /* channels-last: the next sample's statistics inside this one's
    * normalization, measured 2-4% faster on the UNet's 2-sample problems */
-  const int fuse = big_groups || d->layout == GNK_LAYOUT_NHWC || (in_l2 && d->act != GNK_ACT_SILU);
+  const int fuse = big_groups || d->layout == GNK_LAYOUT_NHWC || (tensor_in_l2(d) && d->act != GNK_ACT_SILU);
   const gnk_split units_split = fuse ? GNK_SPLIT_FUSED : GNK_SPLIT_UNITS;
   if (threads <= 1) return units_split;
   /* Whole units keep a group in cache between statistics and apply, but
@@ -70,7 +75,7 @@ static long estimate_rank(const gnk_kernel_info *k, int big) {
 }
 
 static int estimate_kernel(const gnk_desc *d) {
-  const int big = (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_BYTES;
+  const int big = !tensor_in_l2(d);
   int best = -1;
   for (int i = 0; i < gnk_registry_count(); ++i) {
     if (!candidate(i, d)) continue;

@@ -49,9 +49,10 @@ static inline vf v_relu(vf z) {
  * Newton step. No clamp: vscalefps rounds toward zero, so where 2^t overflows
  * (z < -88.7) it gives FLT_MAX, not Inf: d = FLT_MAX, rc ~ 0 and the Newton
  * step stays finite (with Inf it would be Inf * 0 = NaN); y is then about
- * z * 2^-128 (the true value is smaller still; 0 when denormals flush). NaN stays NaN; z = -Inf
- * gives NaN, as PyTorch's x * sigmoid(x) does. 12 vector operations (the
- * clamp was a 13th: 6% of the SiLU's time, measured in one process).
+ * z * 2^-128 (the true value is smaller still; 0 when denormals flush). NaN
+ * stays NaN; z = -Inf gives NaN, as PyTorch's x * sigmoid(x) does. 12 vector
+ * operations (the clamp was a 13th: 6% of the SiLU's time, measured in one
+ * process).
  * rcp14 has one port (2 cycles per 16 lanes): the SiLU's whole cost is
  * ~15 port-cycles per vector with the affine FMA. */
 static inline vf v_silu(vf z) {

@@ -390,8 +390,8 @@ Test(api, estimate_streams_only_big_tensors) {
 /* The schedule estimate mode picks (gnk_plan_schedule): fused for NCHW
  * groups over GNK_L2_UNIT_BYTES, for plain GN and GN+ReLU on NCHW tensors that
  * fit in L2, and for channels-last; units for other NCHW problems; phases when
- * there are too few units for the threads; "general" for a general plan. The bits never depend on it
- * (threads::fused_schedule_bitwise_identical). */
+ * there are too few units for the threads; "general" for a general plan. The
+ * bits never depend on it (threads::fused_schedule_bitwise_identical). */
 Test(api, estimate_schedule) {
   static const struct {
     gnk_layout layout;

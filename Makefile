@@ -91,6 +91,9 @@ build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 build/silu_cost: bench/silu_cost.c templates/isa/gnk_vec_avx512.h | build/.deps
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/silu_cost.c
 
+# The research tools are built (not run) by make test, so that -Werror keeps them compiling.
+RESEARCH_TOOLS := build/phases build/overhead $(if $(filter x86_64,$(shell uname -m)),build/silu_cost)
+
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ bench/overhead.c build/libgnk.a $(LDLIBS)
@@ -139,7 +142,7 @@ test-parity: build/libgnk.so
 test: | build/.deps
 	$(MAKE) --no-print-directory check-gen
 	$(MAKE) --no-print-directory test-gen
-	$(MAKE) --no-print-directory -j$(NPROC) lib build/gnk-run build/test-gnk
+	$(MAKE) --no-print-directory -j$(NPROC) lib build/gnk-run build/test-gnk $(RESEARCH_TOOLS)
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-python

@@ -91,8 +91,13 @@ build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 build/silu_cost: bench/silu_cost.c templates/isa/gnk_vec_avx512.h | build/.deps
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/silu_cost.c
 
+# Each layout's memory traffic with the arithmetic stripped, next to memcpy (performance research).
+build/layout_model: bench/layout_model.c templates/isa/gnk_vec_avx512.h | build/.deps
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/layout_model.c
+
 # The research tools are built (not run) by make test, so that -Werror keeps them compiling.
-RESEARCH_TOOLS := build/phases build/overhead $(if $(filter x86_64,$(shell uname -m)),build/silu_cost)
+RESEARCH_TOOLS := build/phases build/overhead \
+  $(if $(filter x86_64,$(shell uname -m)),build/silu_cost build/layout_model)
 
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h

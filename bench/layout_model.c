@@ -1,0 +1,175 @@
+/* layout_model: the memory traffic of a GroupNorm in each layout, with the
+ * arithmetic stripped to the minimum (plain sums of x and x^2, one FMA and a
+ * streaming store per vector), next to memcpy of the same tensor. Performance
+ * research only: it tells how much of a kernel's time its layout and
+ * schedule cost before any real arithmetic, and whether a schedule is worth
+ * building. Rows (f32, groups of C/32 channels; the sums are not used):
+ *
+ *   nchw      per group: sum pass, then apply pass prefetching the next group
+ *             into L2 (gnk's units schedule);
+ *   nhwc      the next sample's sums inside this sample's apply loop (gnk's
+ *             fused schedule): x is read twice when a sample exceeds L2;
+ *   nhwc-bK   the same over blocks of K channels (units = (sample, block)):
+ *             a block may fit in L2, but its rows are read in strides.
+ *
+ *   make build/layout_model && ./build/layout_model N C S [REPS]
+ *
+ * Built with the AVX-512 kernels' flags and their vector header; main()
+ * checks the CPU first and skips (exit 0) without AVX-512. */
+#include "isa/gnk_vec_avx512.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t N, C, S;
+static float *x, *y, *y2, *par;
+static volatile float sink;
+
+static double now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return 1e6 * (double)t.tv_sec + 1e-3 * (double)t.tv_nsec;
+}
+
+static void copy(int64_t cb) {
+  (void)cb;
+  memcpy(y2, x, (size_t)(N * C * S) * sizeof(float));
+}
+
+/* Channels-first: group after group, the next one prefetched during the apply. */
+static void nchw(int64_t cb) {
+  (void)cb;
+  const int64_t gs = C / 32 * S, total = N * C * S;
+  for (int64_t g0 = 0; g0 < total; g0 += gs) {
+    const float *xs = x + g0;
+    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
+    for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
+      const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
+      s0 = v_add(s0, a);
+      q0 = v_fma(a, a, q0);
+      s1 = v_add(s1, b);
+      q1 = v_fma(b, b, q1);
+    }
+    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+    const float *next = g0 + gs < total ? xs + gs : NULL;
+    const vf k = v_set1(1.01f), h = v_set1(0.01f);
+    for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) {
+      if (next) __builtin_prefetch(next + i, 0, 2);
+      v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
+    }
+  }
+  v_fence();
+}
+
+/* Channels-last over units of cb channels of one sample: the sums of unit u+1
+ * inside the apply of unit u; cb == C is gnk's fused schedule over samples. */
+static void nhwc(int64_t cb) {
+  const int64_t nb = C / cb, units = N * nb, nv = cb / GNK_VL;
+  vf acc[2 * 256];
+  for (int64_t j = 0; j < 2 * nv; ++j) acc[j] = v_zero();
+  for (int64_t p = 0; p < S; ++p)
+    for (int64_t j = 0; j < nv; ++j) {
+      const vf a = v_load(x + p * C + j * GNK_VL);
+      acc[j] = v_add(acc[j], a);
+      acc[nv + j] = v_fma(a, a, acc[nv + j]);
+    }
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t c0 = (u % nb) * cb;
+    const float *xs = x + (u / nb) * S * C + c0, *pk = par + c0, *ph = par + C + c0;
+    float *ys = y + (u / nb) * S * C + c0;
+    const float *xn = u + 1 < units ? x + ((u + 1) / nb) * S * C + ((u + 1) % nb) * cb : NULL;
+    vf t = v_zero();
+    for (int64_t j = 0; j < 2 * nv; ++j) {
+      t = v_add(t, acc[j]);
+      acc[j] = v_zero();
+    }
+    sink = v_hsum(t);
+    for (int64_t p = 0; p < S; ++p)
+      for (int64_t j = 0; j < nv; ++j) {
+        const int64_t o = p * C + j * GNK_VL;
+        if (xn) {
+          const vf a = v_load(xn + o);
+          acc[j] = v_add(acc[j], a);
+          acc[nv + j] = v_fma(a, a, acc[nv + j]);
+        }
+        v_stream(ys + o, v_fma(v_load(xs + o), v_load(pk + j * GNK_VL), v_load(ph + j * GNK_VL)));
+      }
+  }
+  v_fence();
+}
+
+typedef struct row {
+  char name[16];
+  void (*fn)(int64_t cb);
+  int64_t cb;
+} row;
+
+static int cmp_double(const void *a, const void *b) {
+  const double u = *(const double *)a, v = *(const double *)b;
+  return u < v ? -1 : u > v;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s N C S [REPS]   e.g. %s 2 320 4096\n", argv[0], argv[0]);
+    return 2;
+  }
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) {
+    printf("layout_model: skipped, this CPU has no AVX-512 (F + DQ)\n");
+    return 0;
+  }
+  N = atoll(argv[1]);
+  C = atoll(argv[2]);
+  S = atoll(argv[3]);
+  const int reps = argc > 4 ? atoi(argv[4]) : 41;
+  if (N < 1 || S < 1 || C < 32 || C % 32 || (C / 32 * S) % (2 * GNK_VL) || C % GNK_VL || C > 256 * GNK_VL ||
+      reps < 1 || reps > 1000) {
+    fprintf(stderr, "%s: need N, S >= 1, C a multiple of 32 and of %d (at most %d), C/32*S a multiple of %d, "
+                    "REPS in 1..1000\n", argv[0], GNK_VL, 256 * GNK_VL, 2 * GNK_VL);
+    return 2;
+  }
+  const size_t bytes = (size_t)(N * C * S) * sizeof(float);
+  x = aligned_alloc(64, bytes);
+  y = aligned_alloc(64, bytes);
+  y2 = aligned_alloc(64, bytes);
+  par = aligned_alloc(64, (size_t)(2 * C) * sizeof(float));
+  if (!x || !y || !y2 || !par) return 1;
+  for (int64_t i = 0; i < N * C * S; ++i) x[i] = (float)(i % 977) * 0.01f;
+  for (int64_t c = 0; c < 2 * C; ++c) par[c] = c < C ? 1.01f : 0.01f;
+  memset(y, 0, bytes);
+  memset(y2, 0, bytes);
+
+  row rows[8] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}};
+  int nrows = 3;
+  static const int64_t blocks[] = {64, 80, 128, 160};
+  for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; ++b)
+    if (C % blocks[b] == 0 && blocks[b] < C) {
+      rows[nrows] = (row){"", nhwc, blocks[b]};
+      snprintf(rows[nrows].name, sizeof rows[nrows].name, "nhwc-b%lld", (long long)blocks[b]);
+      ++nrows;
+    }
+  /* round robin: every row once per round, so drift hits all alike */
+  double *t = malloc(sizeof(double) * (size_t)(nrows * reps));
+  if (!t) return 1;
+  for (int r = -1; r < reps; ++r)
+    for (int k = 0; k < nrows; ++k) {
+      const double t0 = now_us();
+      rows[k].fn(rows[k].cb);
+      if (r >= 0) t[k * reps + r] = now_us() - t0;
+    }
+  printf("layout_model %lldx%lldx%lld f32 (%.1f MiB), median of %d rounds\n", (long long)N, (long long)C,
+         (long long)S, (double)bytes / 1048576.0, reps);
+  double med[8];
+  for (int k = 0; k < nrows; ++k) {
+    qsort(t + k * reps, (size_t)reps, sizeof(double), cmp_double);
+    med[k] = t[k * reps + reps / 2];
+  }
+  for (int k = 0; k < nrows; ++k)
+    printf("  %-10s %10.1f us  (min %10.1f)  memcpy/this %.2f  this/nhwc %.2f\n", rows[k].name, med[k],
+           t[k * reps], med[0] / med[k], med[k] / med[2]);
+  free(t);
+  return 0;
+}

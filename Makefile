@@ -87,13 +87,11 @@ build/gnk-run: bench/gnk_run.c build/libgnk.a runtime/include/gnk.h generated/gn
 build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -march=native -o $@ bench/phases.c build/libgnk.a $(LDLIBS)
 
-# The AVX-512 SiLU's cost per 16 floats and its instructions' throughput (performance research).
-build/silu_cost: bench/silu_cost.c templates/isa/gnk_vec_avx512.h | build/.deps
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/silu_cost.c
-
-# Each layout's memory traffic with the arithmetic stripped, next to memcpy (performance research).
-build/layout_model: bench/layout_model.c templates/isa/gnk_vec_avx512.h | build/.deps
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -o $@ bench/layout_model.c
+# AVX-512 research tools, built with the AVX-512 kernels' flags (from the generator's ISA list):
+# silu_cost, the SiLU's cost per 16 floats and its instructions' throughput; layout_model, each
+# layout's memory traffic with the arithmetic stripped, next to memcpy.
+build/silu_cost build/layout_model: build/%: bench/%.c templates/isa/gnk_vec_avx512.h build/libgnk.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(GNK_ISA_FLAGS_AVX512) -o $@ $< build/libgnk.a $(LDLIBS)
 
 # The research tools are built (not run) by make test, so that -Werror keeps them compiling.
 RESEARCH_TOOLS := build/phases build/overhead \

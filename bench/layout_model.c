@@ -14,8 +14,9 @@
  *
  *   make build/layout_model && ./build/layout_model N C S [REPS]
  *
- * Built with the AVX-512 kernels' flags and their vector header; main()
- * checks the CPU first and skips (exit 0) without AVX-512. */
+ * Built with the AVX-512 kernels' flags and their vector header; main() asks
+ * gnk_cpu_isa() first and skips (exit 0) where the CPU or OS has no AVX-512. */
+#include "gnk.h"
 #include "isa/gnk_vec_avx512.h"
 
 #include <stdio.h>
@@ -116,9 +117,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s N C S [REPS]   e.g. %s 2 320 4096\n", argv[0], argv[0]);
     return 2;
   }
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) {
-    printf("layout_model: skipped, this CPU has no AVX-512 (F + DQ)\n");
+  const gnk_isa isa = gnk_cpu_isa(); /* CPUID and the OS's zmm state, as the registry sees them */
+  if (isa != GNK_ISA_AVX512 && isa != GNK_ISA_AVX512_BF16) {
+    printf("layout_model: skipped, this CPU runs %s, not AVX-512\n", gnk_isa_name(isa));
     return 0;
   }
   N = atoll(argv[1]);

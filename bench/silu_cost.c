@@ -7,12 +7,13 @@
  *
  *   make build/silu_cost && ./build/silu_cost
  *
- * Built with the AVX-512 kernels' flags; main() checks the CPU before any
- * AVX-512 instruction runs and skips (exit 0) where there is none.
+ * Built with the AVX-512 kernels' flags; main() asks gnk_cpu_isa() before any
+ * AVX-512 instruction runs and skips (exit 0) where the CPU or OS has none.
  *
  * Reading the output: an instruction at 0.5 cycles issues on two ports, one
  * at 2.0 cycles per 16 lanes (rcp14) on one port for two cycles. A SiLU of
  * n cheap operations plus one rcp14 needs at least (n + 2) / 2 cycles. */
+#include "gnk.h"
 #include "isa/gnk_vec_avx512.h"
 
 #include <stdio.h>
@@ -67,7 +68,7 @@ enum { NV = 256 }; /* 16 KiB in + 16 KiB out: L1-resident */
 static float xin[NV * 16] __attribute__((aligned(64))), yout[NV * 16] __attribute__((aligned(64)));
 
 /* y = act(x * k + h) over the array, 4 vectors a step, as the kernels' apply
- * loop; best of 50 passes, seconds per vector. */
+ * loop; best of 400 passes, seconds per vector. */
 #define APPLY_COST(name, ACT)                                                          \
   static double apply_##name(void) {                                                   \
     const vf k = v_set1(1.01f), h = v_set1(0.01f);                                     \
@@ -88,9 +89,9 @@ APPLY_COST(gn, IDENTITY_)
 APPLY_COST(silu, v_silu)
 
 int main(void) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) {
-    printf("silu_cost: skipped, this CPU has no AVX-512 (F + DQ)\n");
+  const gnk_isa isa = gnk_cpu_isa(); /* CPUID and the OS's zmm state, as the registry sees them */
+  if (isa != GNK_ISA_AVX512 && isa != GNK_ISA_AVX512_BF16) {
+    printf("silu_cost: skipped, this CPU runs %s, not AVX-512\n", gnk_isa_name(isa));
     return 0;
   }
   for (int i = 0; i < NV * 16; ++i) xin[i] = (float)((i * 7919) % 2000) / 100.0f - 10.0f;

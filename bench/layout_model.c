@@ -12,7 +12,9 @@
  *   nhwc-bK   the same over blocks of K channels (units = (sample, block)):
  *             a block may fit in L2, but its rows are read in strides.
  *
- *   make build/layout_model && ./build/layout_model N C S [REPS]
+ *   make build/layout_model && ./build/layout_model N C S [REPS [BLOCK...]]
+ *
+ * (BLOCK...: the channel block sizes to model; default 64 80 128 160.)
  *
  * Built with the AVX-512 kernels' flags and their vector header; main() asks
  * gnk_cpu_isa() first and skips (exit 0) where the CPU or OS has no AVX-512. */
@@ -143,11 +145,16 @@ int main(int argc, char **argv) {
   memset(y, 0, bytes);
   memset(y2, 0, bytes);
 
-  row rows[8] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}};
+  row rows[16] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}};
   int nrows = 3;
-  static const int64_t blocks[] = {64, 80, 128, 160};
-  for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; ++b)
-    if (C % blocks[b] == 0 && blocks[b] < C) {
+  int64_t blocks[13] = {64, 80, 128, 160};
+  size_t nblocks = 4;
+  if (argc > 5) {
+    nblocks = 0;
+    for (int i = 5; i < argc && nblocks < 13; ++i) blocks[nblocks++] = atoll(argv[i]);
+  }
+  for (size_t b = 0; b < nblocks; ++b)
+    if (blocks[b] >= GNK_VL && blocks[b] % GNK_VL == 0 && C % blocks[b] == 0 && blocks[b] < C) {
       rows[nrows] = (row){"", nhwc, blocks[b]};
       snprintf(rows[nrows].name, sizeof rows[nrows].name, "nhwc-b%lld", (long long)blocks[b]);
       ++nrows;
@@ -163,7 +170,7 @@ int main(int argc, char **argv) {
     }
   printf("layout_model %lldx%lldx%lld f32 (%.1f MiB), median of %d rounds\n", (long long)N, (long long)C,
          (long long)S, (double)bytes / 1048576.0, reps);
-  double med[8];
+  double med[16];
   for (int k = 0; k < nrows; ++k) {
     qsort(t + k * reps, (size_t)reps, sizeof(double), cmp_double);
     med[k] = t[k * reps + reps / 2];

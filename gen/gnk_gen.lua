@@ -73,6 +73,9 @@ local function add_kernel(k)
   kernels[#kernels + 1] = k
 end
 
+local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
+local function lcm(a, b) return a // gcd(a, b) * b end
+
 local function isa_has(isa, dtype)
   for _, d in ipairs(isa.dtypes) do if d == dtype then return true end end
   return false
@@ -119,6 +122,30 @@ for _, path in ipairs(spec_paths) do
                          groups = p.groups, channels = p.c, order = "row" })
             add_kernel({ layout = "nhwc", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
                          groups = p.groups, channels = p.c, order = "row", store = "nt" })
+          end
+        end
+      end
+    end
+  end
+  -- Channel-block kernels (f32 channels-last): a sample that exceeds what L2
+  -- keeps beside its successor is run block by block of W channels (whole
+  -- groups, a multiple of 16 and at least 64 so that rows stay vector-aligned
+  -- and a row's block spans whole cache lines), by a kernel baked for W
+  -- channels (runtime/gnk_kernel_abi.h "Channel blocks"). W = the smallest such
+  -- width and twice it, where a block fits: the limits mirror the planner's
+  -- block_candidate() (GNK_L2_UNIT_BYTES = 1 MiB), which times them in measure mode.
+  for _, p in ipairs(s.problems) do
+    local D, UNIT = p.c // p.groups, 1 << 20
+    local base = lcm(D, 16)
+    while base < 64 do base = base * 2 end
+    if p.c * p.spatial * 4 > UNIT then
+      for _, w in ipairs({ base, 2 * base }) do
+        if w < p.c and p.c % w == 0 and w * p.spatial * 4 <= UNIT then
+          for _, isa in ipairs(ISAS) do
+            if isa_has(isa, "f32") and #isa.unrolls > 0 and isa.stream ~= false then
+              add_kernel({ layout = "nhwc", act = p.act, isa = isa.name, unroll = isa.unrolls[#isa.unrolls],
+                           groups = w // D, channels = w, order = "row", store = "nt" })
+            end
           end
         end
       end

@@ -85,6 +85,13 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx2_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_generic__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g2c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c64__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c64__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c128__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c160__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx2_u4_row.c \
@@ -107,6 +114,18 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_row.c \
@@ -135,6 +154,7 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g16c64__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4_row.c \
@@ -306,6 +326,13 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx512_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c512__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_generic__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gn_g2c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c64__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g4c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c64__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c128__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gn_g8c160__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c256__avx512_u4_row.c \
@@ -328,6 +355,18 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_row.c \
@@ -356,6 +395,7 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnrelu_g16c64__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4_row.c \

@@ -55,13 +55,14 @@ typedef struct run {
   gnk_kargs a;
   const gnk_kernel_fns *fns;
   gnk_layout layout;
-  int64_t groups, D;
+  int64_t C, groups, D; /* the whole problem's (a.c and a.groups are a channel block's) */
   double eps;
   const void *gamma, *beta;
   gnk_dtype param_dtype;
   float *mean, *rstd;
   int64_t items;       /* total items */
-  int64_t units;       /* NCHW: n*G groups; NHWC: n samples */
+  int64_t units;       /* NCHW: n*G groups; NHWC: n*nblk (sample, channel block) pairs */
+  int64_t unit_groups; /* groups per unit: NCHW 1; NHWC G / nblk */
   int64_t unit_items;  /* items per unit */
   int64_t parts;       /* ranges the work is cut into */
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
@@ -104,7 +105,7 @@ static void merge_group(const run *r, int64_t ng) {
   if (r->rstd) r->rstd[ng] = (float)rstd;
   const float sub = (float)mean;
   const double lo = mean - (double)sub; /* what the f32 subtraction misses */
-  const int64_t c0 = g * r->D, c1 = c0 + r->D, off = n * a->c;
+  const int64_t c0 = g * r->D, c1 = c0 + r->D, off = n * r->C;
   float *ps = (float *)a->sub + off, *pk = (float *)a->scale + off, *ph = (float *)a->shift + off;
   /* f32 (or absent) parameters are read directly; 16-bit ones through gnk_value_at(). */
   const int f32p = r->param_dtype == GNK_DTYPE_F32;
@@ -134,9 +135,10 @@ static void range_of(int64_t total, int64_t parts, int64_t i, int64_t *b, int64_
   *e = total * (i + 1) / parts;
 }
 
+/* A unit's groups are consecutive in n*G + g order: NHWC unit n*nblk + b
+ * holds groups b*unit_groups ... of sample n. */
 static void merge_unit(const run *r, int64_t u) {
-  if (r->layout == GNK_LAYOUT_NCHW) merge_group(r, u);
-  else for (int64_t g = 0; g < r->groups; ++g) merge_group(r, u * r->groups + g);
+  for (int64_t g = 0; g < r->unit_groups; ++g) merge_group(r, u * r->unit_groups + g);
 }
 
 static void run_unit(const run *r, int64_t u) {
@@ -223,6 +225,9 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     if (xb < yb + bytes && yb < xb + bytes)
       return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
   }
+  /* the kernel runs d whole, or (NHWC) block by block of its baked channels */
+  const int64_t block = gnk_block_of(cfg->kernel, d);
+  if (block < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", cfg->kernel->info.name);
   if (N == 0 || C == 0) return GNK_OK;
   if (S == 0) { /* empty groups: like PyTorch, mean 0 and rstd NaN */
     for (int64_t i = 0; i < N * G; ++i) {
@@ -235,6 +240,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   memset(&r, 0, sizeof r);
   r.fns = cfg->kernel->fns;
   r.layout = d->layout;
+  r.C = C;
   r.groups = G;
   r.D = C / G;
   r.eps = d->eps;
@@ -254,14 +260,22 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     const int64_t gsize = r.D * S;
     a->chunk = NCHW_CHUNK;
     a->nchunk = (gsize + NCHW_CHUNK - 1) / NCHW_CHUNK;
+    a->nblk = 1;
     r.units = N * G;
+    r.unit_groups = 1;
   } else {
     const int64_t rows = S < NHWC_ROWS ? S : NHWC_ROWS;
     a->chunk = rows;
     a->nchunk = (S + rows - 1) / rows;
-    r.units = N;
+    if (block > 0) { /* the kernel's view: one block of whole groups */
+      a->c = block;
+      a->groups = block / r.D;
+    }
+    a->nblk = C / a->c;
+    r.units = N * a->nblk;
+    r.unit_groups = a->groups;
   }
-  r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample */
+  r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample (block) */
   r.items = r.units * r.unit_items;
   /* Workspace: partials [N][G][nchunk], then sub/scale/shift [N][C] each. */
   const size_t part_bytes = (size_t)(N * G * a->nchunk) * sizeof(gnk_partial);

@@ -29,6 +29,10 @@ const gnk_kernel *gnk_registry_get(int i);
 int gnk_registry_find(const char *name); /* index or -1 */
 /* 1 when kernel k can compute problem d (layout, dtype, act, baked shape). */
 int gnk_kernel_matches(const gnk_kernel *k, const gnk_desc *d);
+/* How kernel k runs problem d: 0 as it is (gnk_kernel_matches), W > 0 block by
+ * block of W channels (an NHWC kernel baked for W channels, C/W blocks of
+ * whole groups of d, see gnk_kernel_abi.h), -1 not at all. */
+int64_t gnk_block_of(const gnk_kernel *k, const gnk_desc *d);
 uint64_t gnk_registry_digest(void);      /* hash of the whole kernel list */
 
 /* ---- execution (execute.c) ---- */

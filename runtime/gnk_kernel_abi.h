@@ -21,6 +21,14 @@
  *   NHWC: a sample's S positions hold C contiguous values each; item k covers
  *         positions [k*chunk, min((k+1)*chunk, S)) of all channels, numbered
  *         n*nchunk + k, and produces a partial for each of the G groups.
+ *         Channel blocks (nblk > 1): the kernel's c channels and `groups`
+ *         groups are one block of whole groups of rows nblk*c wide; unit
+ *         v = n*nblk + b is block b of sample n, its items v*nchunk + k. The
+ *         kernel indexes a unit as it would a sample of c channels (partials
+ *         (v*groups + g)*nchunk + k, parameters v*c + j), which is exactly the
+ *         whole problem's (n*G + b*groups + g, n*C + b*c + j); only x and y
+ *         rows are addressed with the full width. A block of a sample that
+ *         exceeds L2 can stay in L2 between its statistics and its apply.
  *
  * Why (x - sub) * scale + shift instead of the folded x * scale + shift':
  * when |mean| >> std the folded form cancels catastrophically in f32. With
@@ -43,7 +51,9 @@ enum { GNK_PREFETCH_NONE = 0, GNK_PREFETCH_L1 = 1, GNK_PREFETCH_L2 = 2 };
 typedef struct gnk_kargs {
   const void *x; /* elements of the kernel's dtype */
   void *y;
-  int64_t n, c, s, groups; /* problem; specialized kernels bake c and groups in */
+  int64_t n, c, s, groups; /* problem (NHWC: of a channel block, see above); specialized
+                              kernels bake c and groups in */
+  int64_t nblk;            /* NHWC channel blocks per row (1: c is the whole row); NCHW: 1 */
   int64_t chunk;           /* values (NCHW) or positions (NHWC) per item */
   int64_t nchunk;          /* items per group (NCHW) or per sample (NHWC) */
   gnk_partial *part;       /* [n][g][nchunk] */

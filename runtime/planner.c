@@ -31,6 +31,24 @@ static int candidate(int i, const gnk_desc *d) {
   return k->info.isa <= gnk_cpu_isa() && gnk_kernel_matches(k, d);
 }
 
+/* A kernel for a channel block of d (gnk_block_of) worth timing: where a
+ * channels-last sample exceeds what L2 keeps beside its successor but a block
+ * of it does not, units of (sample, block) are read from memory once instead
+ * of twice (the statistics leave the block in L2 for the apply), and give
+ * two-sample problems enough units for every thread. Measured with
+ * bench/layout_model.c: 0.71-0.88 of the whole-row schedule's time at
+ * 2x1280x256 and 2x2560x256, about even at 2x640x1024, slower where the
+ * block's rows are long strides through a large image (2x320x4096). Measure
+ * mode decides; estimate mode never blocks. */
+static int block_candidate(int i, const gnk_desc *d) {
+  const gnk_kernel *k = gnk_registry_get(i);
+  if (k->info.isa > gnk_cpu_isa()) return 0;
+  const int64_t w = gnk_block_of(k, d);
+  const size_t es = gnk_dtype_size(d->dtype);
+  return w > 0 && (size_t)(d->c * d->spatial) * es > GNK_L2_UNIT_BYTES &&
+         (size_t)(w * d->spatial) * es <= GNK_L2_UNIT_BYTES;
+}
+
 /* Whether the tensor stays in L2 (estimate: regular stores, and the fused
  * schedule for plain GN and GN+ReLU). */
 static int tensor_in_l2(const gnk_desc *d) {
@@ -122,7 +140,8 @@ static double time_candidate(const gnk_desc *d, const gnk_plan_options *o, int t
   return t_min;
 }
 
-/* Times every candidate kernel this CPU supports on this problem. */
+/* Times every candidate kernel this CPU supports on this problem, channel
+ * block kernels included (block_candidate). */
 static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int threads, decision *out) {
   const int64_t total = d->n * d->c * d->spatial;
   void *x = NULL, *y = NULL, *gamma = NULL, *beta = NULL;
@@ -145,7 +164,7 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
   out->kernel = -1;
   out->split = estimate_split(d, threads);
   for (int i = 0; i < gnk_registry_count(); ++i) {
-    if (!candidate(i, d)) continue;
+    if (!candidate(i, d) && !block_candidate(i, d)) continue;
     const double t = time_candidate(d, o, threads, i, out->split, best, x, y, gamma, beta);
     if (t < best) { best = t; out->kernel = i; }
   }
@@ -213,7 +232,7 @@ static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gn
   gnk_split split;
   double ns;
   if (gnk_wisdom_lookup(key, &k, &split, &ns)) {
-    if (candidate(k, d)) {
+    if (gnk_registry_get(k)->info.isa <= gnk_cpu_isa() && gnk_block_of(gnk_registry_get(k), d) >= 0) {
       *out = (decision){k, split, "wisdom", ns};
       return GNK_OK;
     }
@@ -341,8 +360,11 @@ gnk_status gnk_plan_create_ex(gnk_plan **plan, const gnk_desc *d, const gnk_plan
   if (gnk_verbose()) {
     char s[160];
     gnk_desc_string(d, s, sizeof s);
-    fprintf(stderr, "gnk: plan %s threads=%d -> %s split=%s [%s", s, threads, p->cfg.kernel->info.name,
-            gnk_split_name(dec.split), dec.source);
+    fprintf(stderr, "gnk: plan %s threads=%d -> %s split=%s", s, threads, p->cfg.kernel->info.name,
+            gnk_split_name(dec.split));
+    const int64_t block = gnk_block_of(p->cfg.kernel, d);
+    if (block > 0) fprintf(stderr, " blocks=%lldx%lld", (long long)(d->c / block), (long long)block);
+    fprintf(stderr, " [%s", dec.source);
     if (dec.ns > 0) fprintf(stderr, ", kernel %.1f us", dec.ns / 1e3);
     fprintf(stderr, ", planning %.1f us]\n", (gnk_now_ns() - t0) / 1e3);
   }
@@ -424,7 +446,7 @@ gnk_status gnk_kernel_run(int index, const gnk_desc *d, const void *x, void *y, 
   if (st != GNK_OK) return st;
   const gnk_kernel *k = gnk_registry_get(index);
   if (!k) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel index %d outside 0..%d", index, gnk_registry_count() - 1);
-  if (!gnk_kernel_matches(k, d)) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", k->info.name);
+  if (gnk_block_of(k, d) < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", k->info.name);
   if (k->info.isa > gnk_cpu_isa())
     return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s needs %s; this CPU (after GNK_MAX_ISA) has %s", k->info.name,
                     gnk_isa_name(k->info.isa), gnk_isa_name(gnk_cpu_isa()));

@@ -33,6 +33,16 @@ int gnk_kernel_matches(const gnk_kernel *k, const gnk_desc *d) {
   return i->groups == d->groups && i->channels == d->c;
 }
 
+int64_t gnk_block_of(const gnk_kernel *k, const gnk_desc *d) {
+  if (gnk_kernel_matches(k, d)) return 0;
+  const gnk_kernel_info *i = &k->info;
+  if (i->layout != GNK_LAYOUT_NHWC || d->layout != GNK_LAYOUT_NHWC || i->dtype != d->dtype || i->act != d->act ||
+      i->groups == 0 || i->channels >= d->c || d->c % i->channels != 0)
+    return -1;
+  /* same channels per group: the block holds whole groups of d */
+  return i->channels / i->groups == d->c / d->groups && i->channels % (d->c / d->groups) == 0 ? i->channels : -1;
+}
+
 /* FNV-1a over every kernel's name: wisdom made for another list is refused. */
 uint64_t gnk_registry_digest(void) {
   uint64_t h = 1469598103934665603ull;

@@ -10,6 +10,15 @@
 
 #define TILE GNK_NHWC_TILE_C
 
+/* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
+ * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
+ * whole row). The kernel sees a unit as a sample of C channels and G groups:
+ * partials (v * G + g), parameters v * C + c, exactly the whole-row indexing. */
+static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
+  const int64_t C = 960LL;
+  return ((v / a->nblk) * a->s + p) * (C * a->nblk) + (v % a->nblk) * C;
+}
+
 /* Statistics: one pass, row by row, shifted by an estimate of each
  * group's mean. Each channel c keeps the shift k[c] of its group and sums
  * t = x - k[c] and t^2 over the item's rows in f32 (stack arrays, L1); a
@@ -26,34 +35,34 @@
 #define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors, and
                   * each f32 sum a chain of np/4 adds (128 for 512 rows) */
 
-static inline void acc_rows(const float *x, int64_t C, int64_t tc, const float *kk, float *ss, float *qq) {
+static inline void acc_rows(const float *x, int64_t ld, int64_t tc, const float *kk, float *ss, float *qq) {
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 51 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load(x + 0 * C + j), k);
-#line 51 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load(x + 1 * C + j), k);
-#line 51 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load(x + 2 * C + j), k);
-#line 51 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load(x + 3 * C + j), k);
-#line 53 "templates/gn_nhwc.c.in"
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + 1 * ld + j), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + 2 * ld + j), k);
+#line 60 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + 3 * ld + j), k);
+#line 62 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 60 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load_tail(x + 0 * C + j, w), k);
-#line 60 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub(v_load_tail(x + 1 * C + j, w), k);
-#line 60 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub(v_load_tail(x + 2 * C + j, w), k);
-#line 60 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub(v_load_tail(x + 3 * C + j, w), k);
-#line 62 "templates/gn_nhwc.c.in"
+#line 69 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail(x + 0 * ld + j, w), k);
+#line 69 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail(x + 1 * ld + j, w), k);
+#line 69 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail(x + 2 * ld + j, w), k);
+#line 69 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail(x + 3 * ld + j, w), k);
+#line 71 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -74,31 +83,31 @@ static inline void acc_row(const float *x, int64_t tc, const float *kk, float *s
   }
 }
 
-static void shifted_sums(const float *x, int64_t C, int64_t np, int64_t tc, const float *kk, float *ss, float *qq) {
+static void shifted_sums(const float *x, int64_t ld, int64_t np, int64_t tc, const float *kk, float *ss, float *qq) {
   for (int64_t j = 0; j < tc; j += GNK_VL) {
     const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
     v_store_tail(ss + j, v_zero(), w);
     v_store_tail(qq + j, v_zero(), w);
   }
   int64_t p = 0;
-  for (; p + ROWS <= np; p += ROWS) acc_rows(x + p * C, C, tc, kk, ss, qq);
-  for (; p < np; ++p) acc_row(x + p * C, tc, kk, ss, qq);
+  for (; p + ROWS <= np; p += ROWS) acc_rows(x + p * ld, ld, tc, kk, ss, qq);
+  for (; p < np; ++p) acc_row(x + p * ld, tc, kk, ss, qq);
 }
 
 /* 1 when m2 = q - s^2/n would lose more than 3 bits (s^2/n > 7/8 q, the
  * shift over 2.6 std from the mean) or the f32 squares overflowed. */
 static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
 
-/* Mean and M2 of w channels (from x, stride C) over np rows, two-pass in double. */
-static void piece_exact(const float *x, int64_t C, int64_t np, int64_t w, double *mean, double *m2) {
+/* Mean and M2 of w channels (from x, row pitch ld) over np rows, two-pass in double. */
+static void piece_exact(const float *x, int64_t ld, int64_t np, int64_t w, double *mean, double *m2) {
   double sm = 0.0;
   for (int64_t p = 0; p < np; ++p)
-    for (int64_t c = 0; c < w; ++c) sm += (double)(float)(x[p * C + c]);
+    for (int64_t c = 0; c < w; ++c) sm += (double)(float)(x[p * ld + c]);
   const double m = sm / (double)(np * w);
   double q = 0.0;
   for (int64_t p = 0; p < np; ++p)
     for (int64_t c = 0; c < w; ++c) {
-      const double t = (double)(float)(x[p * C + c]) - m;
+      const double t = (double)(float)(x[p * ld + c]) - m;
       q += t * t;
     }
   *mean = m;
@@ -113,6 +122,36 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
   t->count = n;
 }
 
+/* Sums of a group's per-channel values (its shift estimate, its f32 channel
+ * sums in double) in four interleaved chains: one chain of D dependent adds
+ * per group costs ~4 cycles an add, which at 8x8 images (64 rows) rivals the
+ * pass over the rows itself. The order is fixed, so every path agrees. */
+static inline float sum4_f32(const float *v, int64_t n) {
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += v[i];
+    a1 += v[i + 1];
+    a2 += v[i + 2];
+    a3 += v[i + 3];
+  }
+  for (; i < n; ++i) a0 += v[i];
+  return (a0 + a1) + (a2 + a3);
+}
+
+static inline double sum4_f64(const float *v, int64_t n) {
+  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += (double)v[i];
+    a1 += (double)v[i + 1];
+    a2 += (double)v[i + 2];
+    a3 += (double)v[i + 3];
+  }
+  for (; i < n; ++i) a0 += (double)v[i];
+  return (a0 + a1) + (a2 + a3);
+}
+
 /* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
 static inline void piece_of(int64_t g, int64_t D, int64_t c0, int64_t tc, int64_t *cs, int64_t *ce) {
   *cs = g * D > c0 ? g * D : c0;
@@ -123,46 +162,40 @@ static inline void piece_of(int64_t g, int64_t D, int64_t c0, int64_t tc, int64_
  * channels over the item's first 8 rows (rows spread over the item would be
  * better estimates, but reading them first breaks the one sequential stream:
  * measured 3x slower), in kk[c - c0] for each channel c. */
-static void tile_shift(const float *xs, int64_t C, int64_t np, int64_t c0, int64_t tc, int64_t D, float *kk) {
+static void tile_shift(const float *xs, int64_t ld, int64_t np, int64_t c0, int64_t tc, int64_t D, float *kk) {
   const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
   const int64_t ns = np >= 8 ? 8 : np;
   for (int64_t j = 0; j < tc; j += GNK_VL) {
     const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
     vf sk = v_zero();
-    for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * C + c0 + j, w));
+    for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * ld + c0 + j, w));
     v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
   }
   for (int64_t g = g0; g < g1; ++g) {
     int64_t cs, ce;
     piece_of(g, D, c0, tc, &cs, &ce);
-    float sk = 0.0f;
-    for (int64_t c = cs; c < ce; ++c) sk += kk[c - c0];
-    sk /= (float)(ce - cs);
+    const float sk = sum4_f32(kk + (cs - c0), ce - cs) / (float)(ce - cs);
     for (int64_t c = cs; c < ce; ++c) kk[c - c0] = sk;
   }
 }
 
-/* The partials of the groups touching the tile, for item k of sample n, from
+/* The partials of the groups touching the tile, for item k of unit n, from
  * the tile's first-pass sums ss/qq (shifted by kk). A shift that landed far
  * from a group's mean (data trending over the rows) costs accuracy: then the
  * tile is summed again, shifted by the means just estimated (the corrected
  * two-pass algorithm, from L2); a group that still cancels is redone exactly. */
 static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const float *xs, int64_t np, int64_t c0, int64_t tc,
                         float *kk, float *ss, float *qq) {
-  const int64_t C = 960LL, G = 32LL, D = C / G;
+  const int64_t C = 960LL, G = 32LL, D = C / G, ld = C * a->nblk;
   const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
   double psum[TILE], pq[TILE]; /* per piece (at most one per channel) */
   int again = 0;
   for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    if (pass == 1) shifted_sums(xs + c0, ld, np, tc, kk, ss, qq);
     for (int64_t g = g0; g < g1; ++g) {
       int64_t cs, ce;
       piece_of(g, D, c0, tc, &cs, &ce);
-      double sm = 0.0, sq = 0.0;
-      for (int64_t c = cs; c < ce; ++c) {
-        sm += (double)ss[c - c0];
-        sq += (double)qq[c - c0];
-      }
+      const double sm = sum4_f64(ss + (cs - c0), ce - cs), sq = sum4_f64(qq + (cs - c0), ce - cs);
       psum[g - g0] = sm;
       pq[g - g0] = sq;
       again |= cancels(sm, sq, (double)np * (double)(ce - cs));
@@ -181,7 +214,7 @@ static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const float *x
     const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
     double mean, m2;
     if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
-      piece_exact(xs + cs, C, np, ce - cs, &mean, &m2);
+      piece_exact(xs + cs, ld, np, ce - cs, &mean, &m2);
     } else { /* a NaN or Inf in the group reaches mean and m2 from here */
       mean = (double)kk[cs - c0] + sm / cnt;
       m2 = sq - sm * sm / cnt;
@@ -197,20 +230,20 @@ static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const float *x
   }
 }
 
-/* One item: positions [p0, p0+np) of sample n. Channels go in tiles of at
+/* One item: positions [p0, p0+np) of unit n. Channels go in tiles of at
  * most TILE; a group cut by a tile edge gives one piece per tile, merged into
  * the group's partial with Chan's formula. */
 static void stats_item(const gnk_kargs *a, int64_t it) {
-  const int64_t C = 960LL, G = 32LL, D = C / G, S = a->s;
+  const int64_t C = 960LL, G = 32LL, D = C / G, S = a->s, ld = C * a->nblk;
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
-  const float *xs = (const float *)a->x + (n * S + p0) * C;
+  const float *xs = (const float *)a->x + unit_row(a, n, p0);
   float kk[TILE], ss[TILE], qq[TILE];
   (void)G;
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
-    tile_shift(xs, C, np, c0, tc, D, kk);
-    shifted_sums(xs + c0, C, np, tc, kk, ss, qq);
+    tile_shift(xs, ld, np, c0, tc, D, kk);
+    shifted_sums(xs + c0, ld, np, tc, kk, ss, qq);
     tile_finish(a, n, k, xs, np, c0, tc, kk, ss, qq);
   }
 }
@@ -219,30 +252,30 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 240 "templates/gn_nhwc.c.in"
-static void apply_item(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+#line 273 "templates/gn_nhwc.c.in"
+static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 246 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+#line 279 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 255 "templates/gn_nhwc.c.in"
+#line 288 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -250,35 +283,35 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t np, const fl
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 292 "templates/gn_nhwc.c.in"
+#line 325 "templates/gn_nhwc.c.in"
 }
 
-#line 240 "templates/gn_nhwc.c.in"
-static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, const float *sub, const float *scale,
+#line 273 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
                   const float *shift) {
-#line 243 "templates/gn_nhwc.c.in"
+#line 276 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 246 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += C, y += C) {
+#line 279 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 250 "templates/gn_nhwc.c.in"
+#line 283 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 253 "templates/gn_nhwc.c.in"
+#line 286 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 255 "templates/gn_nhwc.c.in"
+#line 288 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -286,44 +319,45 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t np, c
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 292 "templates/gn_nhwc.c.in"
+#line 325 "templates/gn_nhwc.c.in"
 }
 
-#line 295 "templates/gn_nhwc.c.in"
+#line 328 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
- * runtime folded every mean of the sample into shift (sub all 0), one FMA
+ * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
-  const int64_t C = 960LL, S = a->s;
-#line 303 "templates/gn_nhwc.c.in"
+  const int64_t C = 960LL, S = a->s, ld = C * a->nblk;
+#line 336 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
-    const float *x = (const float *)a->x + (n * S + p0) * C;
-    float *y = (float *)a->y + (n * S + p0) * C;
+    const float *x = (const float *)a->x + unit_row(a, n, p0);
+    float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 318 "templates/gn_nhwc.c.in"
-    if (folded) apply_item_folded(x, y, C, np, sub, scale, shift);
-    else apply_item(x, y, C, np, sub, scale, shift);
+#line 351 "templates/gn_nhwc.c.in"
+    if (folded) apply_item_folded(x, y, C, ld, np, sub, scale, shift);
+    else apply_item(x, y, C, ld, np, sub, scale, shift);
   }
-#line 324 "templates/gn_nhwc.c.in"
+#line 357 "templates/gn_nhwc.c.in"
 }
 
-/* The normalization of item ia (rows of sample n) fused with the statistics
- * of item is (the same rows of sample n + 1): four rows at a time, each
- * column vector is normalized in sample n and summed in sample n + 1 in one
- * loop, so the reads of n + 1 overlap the arithmetic and the stores of n.
+/* The normalization of item ia (rows of unit n: a sample, or a channel block
+ * of one) fused with the statistics of item is (the same rows of the next
+ * unit): four rows at a time, each column vector is normalized in unit n and
+ * summed in the next in one loop, so the reads of the next unit overlap the
+ * arithmetic and the stores of n.
  * The sums are acc_rows'/acc_row's (same order per column) and y is apply's
  * (element by element the same operations), so the bits do not depend on
  * which path ran. One channel tile of whole vectors;
  * otherwise the two phases run one after the other. */
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
-  const int64_t C = 960LL, G = 32LL, D = C / G, S = a->s;
+  const int64_t C = 960LL, G = 32LL, D = C / G, S = a->s, ld = C * a->nblk;
   const int64_t na = ia / a->nchunk, nb = is / a->nchunk, k = ia % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
-  float *y = (float *)a->y + (na * S + p0) * C;
+  float *y = (float *)a->y + unit_row(a, na, p0);
   const int aligned = 1;
   if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned) {
     apply(a, ia, ia + 1);
@@ -331,114 +365,114 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     return;
   }
   (void)G;
-  const float *x = (const float *)a->x + (na * S + p0) * C, *xs = (const float *)a->x + (nb * S + p0) * C;
+  const float *x = (const float *)a->x + unit_row(a, na, p0), *xs = (const float *)a->x + unit_row(a, nb, p0);
   const float *sub = a->sub + na * C, *scale = a->scale + na * C, *shift = a->shift + na * C;
   int folded = 1;
   for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
   float kk[TILE], ss[TILE], qq[TILE];
-  tile_shift(xs, C, np, 0, C, D, kk);
+  tile_shift(xs, ld, np, 0, C, D, kk);
   for (int64_t j = 0; j < C; j += GNK_VL) {
     v_store(ss + j, v_zero());
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 359 "templates/gn_nhwc.c.in"
+#line 393 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 365 "templates/gn_nhwc.c.in"
+#line 399 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_load(x + (p + 0) * C + j), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_load(x + (p + 1) * C + j), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_load(x + (p + 2) * C + j), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_load(x + (p + 3) * C + j), vk, vh);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load(xs + (p + 0) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load(xs + (p + 1) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load(xs + (p + 2) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load(xs + (p + 3) * C + j), km);
-#line 372 "templates/gn_nhwc.c.in"
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 406 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 0) * C + j, v_silu(z0));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 1) * C + j, v_silu(z1));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 2) * C + j, v_silu(z2));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 3) * C + j, v_silu(z3));
-#line 377 "templates/gn_nhwc.c.in"
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * ld + j, v_silu(z0));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * ld + j, v_silu(z1));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * ld + j, v_silu(z2));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * ld + j, v_silu(z3));
+#line 411 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 384 "templates/gn_nhwc.c.in"
+#line 418 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
-        const vf z = v_fma(v_load(x + p * C + j), vk, vh);
-        v_store(y + p * C + j, v_silu(z));
+        const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
+        v_store(y + p * ld + j, v_silu(z));
       }
-      acc_row(xs + p * C, C, kk, ss, qq);
+      acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 359 "templates/gn_nhwc.c.in"
+#line 393 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 363 "templates/gn_nhwc.c.in"
+#line 397 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 365 "templates/gn_nhwc.c.in"
+#line 399 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * C + j), vs), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * C + j), vs), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * C + j), vs), vk, vh);
-#line 367 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * C + j), vs), vk, vh);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load(xs + (p + 0) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load(xs + (p + 1) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load(xs + (p + 2) * C + j), km);
-#line 370 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load(xs + (p + 3) * C + j), km);
-#line 372 "templates/gn_nhwc.c.in"
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
+#line 401 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 404 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 406 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 0) * C + j, v_silu(z0));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 1) * C + j, v_silu(z1));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 2) * C + j, v_silu(z2));
-#line 375 "templates/gn_nhwc.c.in"
-        v_store(y + (p + 3) * C + j, v_silu(z3));
-#line 377 "templates/gn_nhwc.c.in"
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * ld + j, v_silu(z0));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * ld + j, v_silu(z1));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * ld + j, v_silu(z2));
+#line 409 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * ld + j, v_silu(z3));
+#line 411 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 382 "templates/gn_nhwc.c.in"
+#line 416 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 384 "templates/gn_nhwc.c.in"
+#line 418 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
-        const vf z = v_fma(v_sub(v_load(x + p * C + j), vs), vk, vh);
-        v_store(y + p * C + j, v_silu(z));
+        const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
+        v_store(y + p * ld + j, v_silu(z));
       }
-      acc_row(xs + p * C, C, kk, ss, qq);
+      acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 391 "templates/gn_nhwc.c.in"
+#line 425 "templates/gn_nhwc.c.in"
   }
-#line 395 "templates/gn_nhwc.c.in"
+#line 429 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -208,6 +208,9 @@ int gnk_kernel_count(void);
 const char *gnk_kernel_name(int index);
 gnk_status gnk_kernel_get_info(int index, gnk_kernel_info *info);
 /* Runs kernel `index` directly on problem d (threads = 1), bypassing the planner.
+ * A channels-last kernel baked for W channels of G' groups also runs a problem
+ * of C = k*W channels and k*G' groups, block by block of W channels (the
+ * schedule measure mode may choose; the plan's kernel name then shows W).
  * GNK_ERR_NO_KERNEL if that kernel cannot run d or this CPU lacks its ISA. */
 gnk_status gnk_kernel_run(int index, const gnk_desc *d, const void *x, void *y,
                           const void *gamma, const void *beta);

@@ -8,6 +8,8 @@
  *   - gamma/beta given, NULL, and mixed;
  *   - out of place, in place (y == x), and misaligned (x+1, y+1);
  *   - guard zones around x, y, gamma, beta untouched, inputs unchanged;
+ *   - channels-last specialized kernels also on problems of 2 and 3 times
+ *     their channels and groups, which they run block by block;
  *   - a problem the kernel does not match (layout, act, dtype, shape) is
  *     refused with GNK_ERR_NO_KERNEL.
  * A kernel this CPU cannot run is skipped loudly (stderr + Criterion skip).
@@ -175,6 +177,25 @@ static int check_shape(int idx, const gnk_kernel_info *k, int64_t c, int64_t g, 
   return problems;
 }
 
+/* A channels-last kernel baked for W channels also runs problems of 2W and
+ * 3W channels block by block (gnk_kernel_run; the schedule measure mode may
+ * choose, see gnk_kernel_abi.h): rows around the vector widths, 1 and 2
+ * samples, and a sample over the 512-row chunk where the size allows. Returns
+ * how many problems ran. */
+static int check_blocks(int idx, const gnk_kernel_info *k, rng *r) {
+  static const int64_t rows[] = {1, 7, 37, 513};
+  int problems = 0;
+  for (int64_t nb = 2; nb <= 3; ++nb)
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; ++i)
+      for (int64_t n = 1; n <= 2; ++n) {
+        const int64_t c = nb * k->channels, s = rows[i], big = s > 512;
+        if ((big && n > 1) || n * c * s > (big ? BIG_MAX_ELEMS : SMALL_MAX_ELEMS)) continue;
+        gnk_desc d = kernel_desc(k, n, c, s, nb * k->groups, problems++);
+        check_problem(idx, k->name, &d, r, !big);
+      }
+  return problems;
+}
+
 static void check_kernel(const char *name, gnk_isa isa, gnk_dtype dtype, gnk_layout layout, gnk_act act,
                          int64_t groups, int64_t channels, int unroll) {
   const int idx = find_kernel(name);
@@ -210,10 +231,19 @@ static void check_kernel(const char *name, gnk_isa isa, gnk_dtype dtype, gnk_lay
   m.dtype = m.param_dtype = dtype == GNK_DTYPE_F32 ? GNK_DTYPE_F16 : GNK_DTYPE_F32;
   check_refused(idx, name, &m, "other dtype");
   if (!generic) {
-    m = kernel_desc(&info, 1, channels, 9, groups % 2 == 0 ? groups / 2 : 1, 0);
+    /* half or twice the groups (g1c80: 2), whichever divides the channels */
+    const int64_t og = groups % 2 == 0 ? groups / 2 : channels % (2 * groups) == 0 ? 2 * groups : 0;
+    cr_assert_gt(og, 0, "%s: no other group count to refuse", name);
+    m = kernel_desc(&info, 1, channels, 9, og, 0);
     check_refused(idx, name, &m, "other groups");
     m = kernel_desc(&info, 1, channels + groups, 9, groups, 0);
     check_refused(idx, name, &m, "other channels");
+    /* twice the channels: a block of whole groups only if the groups double too */
+    m = kernel_desc(&info, 1, 2 * channels, 9, groups, 0);
+    check_refused(idx, name, &m, "twice the channels, other channels per group");
+    m = kernel_desc(&info, 1, 2 * channels, 9, 2 * groups, 0);
+    m.layout = other_layout;
+    check_refused(idx, name, &m, "channel blocks in the other layout");
   }
 
   rng r;
@@ -221,6 +251,7 @@ static void check_kernel(const char *name, gnk_isa isa, gnk_dtype dtype, gnk_lay
   int problems = 0;
   if (!generic) {
     problems += check_shape(idx, &info, channels, groups, SMALL_MAX_ELEMS, BIG_MAX_ELEMS, &r);
+    if (layout == GNK_LAYOUT_NHWC) problems += check_blocks(idx, &info, &r);
   } else {
     for (int ci = 0; ci < NGENERIC_C; ++ci) {
       const int64_t c = GENERIC_C[ci], gs[3] = {1, middle_divisor(c), c};

@@ -179,6 +179,53 @@ Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
   cr_assert_gt(kernels_run, 0, "no kernel ran");
 }
 
+/* ---- channel blocks: NHWC kernels baked for W channels run 2W-channel problems block by block ---- */
+/* Every split and thread count gives the bits of the units split on one
+ * thread (units are (sample, block) pairs here), and those match the
+ * reference. Shapes: 3 samples of 37 rows (fused over blocks and samples),
+ * and 2 samples of 520 rows (two row chunks per block) for W <= 160. */
+Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
+  int kernels_run = 0;
+  for (int ki = 0; ki < gnk_registry_count(); ++ki) {
+    const gnk_kernel *k = gnk_registry_get(ki);
+    if (k->info.layout != GNK_LAYOUT_NHWC || k->info.groups == 0 || !gnk_kernel_supported(ki)) continue;
+    for (int sh = 0; sh < 2; ++sh) {
+      if (sh == 1 && k->info.channels > 160) continue;
+      gnk_desc d = make_desc(GNK_LAYOUT_NHWC, k->info.act, sh ? 2 : 3, 2 * k->info.channels, sh ? 520 : 37,
+                             2 * k->info.groups);
+      d.dtype = k->info.dtype;
+      cr_assert_eq(gnk_block_of(k, &d), k->info.channels, "%s: %s is not run in blocks", k->info.name, desc_str(&d));
+      const int64_t total = desc_numel(&d);
+      tbuf x = tbuf_new_t(d.dtype, total, 0);
+      float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+      cr_assert(gamma && beta);
+      rng r;
+      rng_seed(&r, 500 + (uint64_t)ki * 2 + (uint64_t)sh);
+      fill_uniform_t(&r, d.dtype, x.v, total, sh ? 40.0 : -2.0, sh ? 44.0 : 3.0); /* sh 1: large means (x - sub) */
+      fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+      fill_uniform(&r, beta, d.c, -0.5, 0.5);
+      tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
+      char msg[512];
+      cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
+      static const struct { gnk_split split; int threads; } runs[] = {
+          {GNK_SPLIT_FUSED, 1}, {GNK_SPLIT_FUSED, 3}, {GNK_SPLIT_UNITS, 2}, {GNK_SPLIT_PHASES, 3}};
+      for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
+        tbuf y = run_split(k, &d, &x, gamma, beta, runs[i].split, runs[i].threads, 0);
+        cr_assert(!memcmp(units.v, y.v, (size_t)total * dtype_size(d.dtype)),
+                  "%s %s in blocks: split %s on %d thread(s) changed bits", k->info.name, desc_str(&d),
+                  gnk_split_name(runs[i].split), runs[i].threads);
+        tbuf_free(&y);
+      }
+      tbuf_free(&units);
+      tbuf_free(&x);
+      free(gamma);
+      free(beta);
+      ++kernels_run;
+    }
+  }
+  cr_assert_gt(kernels_run, 0, "no kernel ran");
+}
+
 /* ---- warm pool: problems under GNK_SERIAL_BYTES go threaded right after a job ---- */
 static void noop_task(void *ctx, int64_t i) { (void)ctx; (void)i; }
 

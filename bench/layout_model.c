@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t N, C, S;
+static int64_t N, C, S, PF;
 static float *x, *y, *y2, *par;
 static volatile float sink;
 
@@ -89,7 +89,12 @@ static void nhwc(int64_t cb) {
       acc[j] = v_zero();
     }
     sink = v_hsum(t);
-    for (int64_t p = 0; p < S; ++p)
+    for (int64_t p = 0; p < S; ++p) {
+      if (PF && cb < C && p + PF < S)
+        for (int64_t j = 0; j < nv; ++j) {
+          __builtin_prefetch(xs + (p + PF) * C + j * GNK_VL, 0, 3);
+          if (xn) __builtin_prefetch(xn + (p + PF) * C + j * GNK_VL, 0, 3);
+        }
       for (int64_t j = 0; j < nv; ++j) {
         const int64_t o = p * C + j * GNK_VL;
         if (xn) {
@@ -99,6 +104,7 @@ static void nhwc(int64_t cb) {
         }
         v_stream(ys + o, v_fma(v_load(xs + o), v_load(pk + j * GNK_VL), v_load(ph + j * GNK_VL)));
       }
+    }
   }
   v_fence();
 }
@@ -128,6 +134,7 @@ int main(int argc, char **argv) {
   C = atoll(argv[2]);
   S = atoll(argv[3]);
   const int reps = argc > 4 ? atoi(argv[4]) : 41;
+  PF = getenv("PF") ? atoll(getenv("PF")) : 0;
   if (N < 1 || S < 1 || C < 32 || C % 32 || (C / 32 * S) % (2 * GNK_VL) || C % GNK_VL || C > 256 * GNK_VL ||
       reps < 1 || reps > 1000) {
     fprintf(stderr, "%s: need N, S >= 1, C a multiple of 32 and of %d (at most %d), C/32*S a multiple of %d, "

@@ -62,6 +62,7 @@ int main(int argc, char **argv) {
   a.c = C;
   a.s = S;
   a.groups = G;
+  a.nblk = 1; /* whole rows (no channel blocks) */
   /* as the executor runs it (execute.c) */
   a.prefetch_next = gnk_prefetch_kind(k->info.layout, (size_t)(C / G * S) * 4, (size_t)total * 4);
   int64_t units;

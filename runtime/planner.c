@@ -67,8 +67,9 @@ static int tensor_in_l2(const gnk_desc *d) {
  * size (fused 0-18% slower on 8x8-64x64 images: the SiLU's registers and
  * ports are shared with the statistics). */
 
-static gnk_split estimate_split(const gnk_desc *d, int threads) {
-  const int64_t units = d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n;
+/* The split for `units` units of work (NCHW groups; NHWC samples, or
+ * (sample, channel block) pairs when a block kernel runs d). */
+static gnk_split split_for_units(const gnk_desc *d, int threads, int64_t units) {
   const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
                          (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_UNIT_BYTES;
   /* channels-last: the next sample's statistics inside this one's
@@ -79,6 +80,10 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
   /* Whole units keep a group in cache between statistics and apply, but
    * need enough of them to keep every thread busy. */
   return units >= 4 * (int64_t)threads ? units_split : GNK_SPLIT_PHASES;
+}
+
+static gnk_split estimate_split(const gnk_desc *d, int threads) {
+  return split_for_units(d, threads, d->layout == GNK_LAYOUT_NCHW ? d->n * d->groups : d->n);
 }
 
 /* Heuristic rank of a candidate, from what GNK_MEASURE picked most often on
@@ -164,9 +169,14 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
   out->kernel = -1;
   out->split = estimate_split(d, threads);
   for (int i = 0; i < gnk_registry_count(); ++i) {
-    if (!candidate(i, d) && !block_candidate(i, d)) continue;
-    const double t = time_candidate(d, o, threads, i, out->split, best, x, y, gamma, beta);
-    if (t < best) { best = t; out->kernel = i; }
+    gnk_split split = out->split;
+    if (!candidate(i, d)) {
+      if (!block_candidate(i, d)) continue;
+      /* a block kernel has C/W times the units: enough for every thread */
+      split = split_for_units(d, threads, d->n * (d->c / gnk_block_of(gnk_registry_get(i), d)));
+    }
+    const double t = time_candidate(d, o, threads, i, split, best, x, y, gamma, beta);
+    if (t < best) { best = t; out->kernel = i; out->split = split; }
   }
   /* the winner under the other schedules: phases only when threaded */
   for (int s = 0; s < GNK_SPLIT_COUNT && out->kernel >= 0; ++s) {

@@ -9,6 +9,7 @@
 #include "gnk_half.h"
 
 #define TILE GNK_NHWC_TILE_C
+#define LINE (64 / (int64_t)sizeof(uint16_t)) /* elements per cache line */
 
 /* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
  * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
@@ -39,30 +40,30 @@ static inline void acc_rows(const uint16_t *x, int64_t ld, int64_t tc, const flo
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_f16(x + 0 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_f16(x + 1 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_f16(x + 2 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_f16(x + 3 * ld + j), k);
-#line 62 "templates/gn_nhwc.c.in"
+#line 63 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail_f16(x + 0 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail_f16(x + 1 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail_f16(x + 2 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail_f16(x + 3 * ld + j, w), k);
-#line 71 "templates/gn_nhwc.c.in"
+#line 72 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -252,119 +253,121 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 273 "templates/gn_nhwc.c.in"
-static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
-                  const float *shift) {
-#line 296 "templates/gn_nhwc.c.in"
+#line 274 "templates/gn_nhwc.c.in"
+static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 300 "templates/gn_nhwc.c.in"
+  (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 300 "templates/gn_nhwc.c.in"
+#line 305 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 300 "templates/gn_nhwc.c.in"
+#line 305 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 300 "templates/gn_nhwc.c.in"
+#line 305 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 300 "templates/gn_nhwc.c.in"
+#line 305 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 304 "templates/gn_nhwc.c.in"
+#line 309 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_sub(v_load_f16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_sub(v_load_f16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_sub(v_load_f16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_sub(v_load_f16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 0 * GNK_VL, z0);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 1 * GNK_VL, z1);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 2 * GNK_VL, z2);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 3 * GNK_VL, z3);
 #line 311 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load_f16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load_f16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load_f16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load_f16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 0 * GNK_VL, z0);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 1 * GNK_VL, z1);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 2 * GNK_VL, z2);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 3 * GNK_VL, z3);
+#line 316 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 316 "templates/gn_nhwc.c.in"
+#line 321 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 318 "templates/gn_nhwc.c.in"
+#line 323 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_f16(x + p * ld + j, w), s), k, h);
       v_store_tail_f16(y + p * ld + j, z, w);
     }
   }
-#line 325 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
 }
 
-#line 273 "templates/gn_nhwc.c.in"
-static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
-                  const float *shift) {
-#line 276 "templates/gn_nhwc.c.in"
+#line 274 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 277 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 296 "templates/gn_nhwc.c.in"
+#line 300 "templates/gn_nhwc.c.in"
+  (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 302 "templates/gn_nhwc.c.in"
+#line 307 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 304 "templates/gn_nhwc.c.in"
+#line 309 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_load_f16(x + p * ld + j + 0 * GNK_VL), k0, h0);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_load_f16(x + p * ld + j + 1 * GNK_VL), k1, h1);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_load_f16(x + p * ld + j + 2 * GNK_VL), k2, h2);
-#line 306 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_load_f16(x + p * ld + j + 3 * GNK_VL), k3, h3);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 0 * GNK_VL, z0);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 1 * GNK_VL, z1);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 2 * GNK_VL, z2);
-#line 309 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 3 * GNK_VL, z3);
 #line 311 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load_f16(x + p * ld + j + 0 * GNK_VL), k0, h0);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load_f16(x + p * ld + j + 1 * GNK_VL), k1, h1);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load_f16(x + p * ld + j + 2 * GNK_VL), k2, h2);
+#line 311 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load_f16(x + p * ld + j + 3 * GNK_VL), k3, h3);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 0 * GNK_VL, z0);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 1 * GNK_VL, z1);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 2 * GNK_VL, z2);
+#line 314 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 3 * GNK_VL, z3);
+#line 316 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 318 "templates/gn_nhwc.c.in"
+#line 323 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_f16(x + p * ld + j, w), k, h);
       v_store_tail_f16(y + p * ld + j, z, w);
     }
   }
-#line 325 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
 }
 
-#line 328 "templates/gn_nhwc.c.in"
+#line 333 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = a->c, S = a->s, ld = C * a->nblk;
-#line 336 "templates/gn_nhwc.c.in"
+#line 341 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -373,11 +376,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 351 "templates/gn_nhwc.c.in"
-    if (folded) apply_item_folded(x, y, C, ld, np, sub, scale, shift);
-    else apply_item(x, y, C, ld, np, sub, scale, shift);
+#line 356 "templates/gn_nhwc.c.in"
+    if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+    else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 357 "templates/gn_nhwc.c.in"
+#line 362 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -412,103 +415,103 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 393 "templates/gn_nhwc.c.in"
+#line 398 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 399 "templates/gn_nhwc.c.in"
+#line 404 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
 #line 406 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
+#line 411 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, z0);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, z1);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, z2);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, z3);
-#line 411 "templates/gn_nhwc.c.in"
+#line 416 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 418 "templates/gn_nhwc.c.in"
+#line 423 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
         v_store_f16(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 393 "templates/gn_nhwc.c.in"
+#line 398 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 397 "templates/gn_nhwc.c.in"
+#line 402 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 399 "templates/gn_nhwc.c.in"
+#line 404 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
 #line 406 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
+#line 411 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, z0);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, z1);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, z2);
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, z3);
-#line 411 "templates/gn_nhwc.c.in"
+#line 416 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 416 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 418 "templates/gn_nhwc.c.in"
+#line 423 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_f16(x + p * ld + j), vs), vk, vh);
         v_store_f16(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 425 "templates/gn_nhwc.c.in"
+#line 430 "templates/gn_nhwc.c.in"
   }
-#line 429 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

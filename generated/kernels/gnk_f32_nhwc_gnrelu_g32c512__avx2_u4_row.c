@@ -9,6 +9,7 @@
 #include "gnk_half.h"
 
 #define TILE GNK_NHWC_TILE_C
+#define LINE (64 / (int64_t)sizeof(float)) /* elements per cache line */
 
 /* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
  * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
@@ -39,30 +40,30 @@ static inline void acc_rows(const float *x, int64_t ld, int64_t tc, const float 
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     const vf k = v_load(kk + j);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load(x + 1 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load(x + 2 * ld + j), k);
-#line 60 "templates/gn_nhwc.c.in"
+#line 61 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load(x + 3 * ld + j), k);
-#line 62 "templates/gn_nhwc.c.in"
+#line 63 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail(x + 0 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail(x + 1 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail(x + 2 * ld + j, w), k);
-#line 69 "templates/gn_nhwc.c.in"
+#line 70 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail(x + 3 * ld + j, w), k);
-#line 71 "templates/gn_nhwc.c.in"
+#line 72 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -252,30 +253,33 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 273 "templates/gn_nhwc.c.in"
-static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
-                  const float *shift) {
-#line 279 "templates/gn_nhwc.c.in"
+#line 274 "templates/gn_nhwc.c.in"
+static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 280 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
+    const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 283 "templates/gn_nhwc.c.in"
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 3);
+#line 287 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_relu(z0));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_relu(z1));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_relu(z2));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_relu(z3));
-#line 288 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -283,35 +287,38 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 325 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
 }
 
-#line 273 "templates/gn_nhwc.c.in"
-static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, const float *sub, const float *scale,
-                  const float *shift) {
-#line 276 "templates/gn_nhwc.c.in"
+#line 274 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 277 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 279 "templates/gn_nhwc.c.in"
+#line 280 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
+    const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 283 "templates/gn_nhwc.c.in"
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 3);
+#line 287 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 283 "templates/gn_nhwc.c.in"
+#line 287 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_relu(z0));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_relu(z1));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_relu(z2));
-#line 286 "templates/gn_nhwc.c.in"
+#line 290 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_relu(z3));
-#line 288 "templates/gn_nhwc.c.in"
+#line 292 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -319,16 +326,16 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 325 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
 }
 
-#line 328 "templates/gn_nhwc.c.in"
+#line 333 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 512LL, S = a->s, ld = C * a->nblk;
-#line 336 "templates/gn_nhwc.c.in"
+#line 341 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -337,11 +344,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 351 "templates/gn_nhwc.c.in"
-    if (folded) apply_item_folded(x, y, C, ld, np, sub, scale, shift);
-    else apply_item(x, y, C, ld, np, sub, scale, shift);
+#line 356 "templates/gn_nhwc.c.in"
+    if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+    else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 357 "templates/gn_nhwc.c.in"
+#line 362 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -376,103 +383,103 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 393 "templates/gn_nhwc.c.in"
+#line 398 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 399 "templates/gn_nhwc.c.in"
+#line 404 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
 #line 406 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 411 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, v_relu(z0));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, v_relu(z1));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, v_relu(z2));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, v_relu(z3));
-#line 411 "templates/gn_nhwc.c.in"
+#line 416 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 418 "templates/gn_nhwc.c.in"
+#line 423 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_store(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 393 "templates/gn_nhwc.c.in"
+#line 398 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
     for (; p + ROWS <= np; p += ROWS) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 397 "templates/gn_nhwc.c.in"
+#line 402 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 399 "templates/gn_nhwc.c.in"
+#line 404 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 401 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 404 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
 #line 406 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
+#line 406 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 409 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 411 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, v_relu(z0));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, v_relu(z1));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, v_relu(z2));
-#line 409 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, v_relu(z3));
-#line 411 "templates/gn_nhwc.c.in"
+#line 416 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 416 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 418 "templates/gn_nhwc.c.in"
+#line 423 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_store(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 425 "templates/gn_nhwc.c.in"
+#line 430 "templates/gn_nhwc.c.in"
   }
-#line 429 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -226,6 +226,38 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
   cr_assert_gt(kernels_run, 0, "no kernel ran");
 }
 
+/* ---- tensors over GNK_STREAM_BYTES: the NHWC apply prefetches x rows ahead (gnk_kargs.pf_rows) ---- */
+/* The prefetches change no value; this runs that path (the row-order apply
+ * of the specialized g32c128 kernels; the generic and block-order ones run
+ * alongside) against the reference, on 3 threads. */
+Test(threads, streamed_nhwc_prefetch_path, .timeout = 240) {
+  gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 1, 128, 32800, 32); /* 16.8 MB > 16 MiB */
+  const int64_t total = desc_numel(&d);
+  cr_assert_gt((size_t)total * sizeof(float), (size_t)GNK_STREAM_BYTES);
+  tbuf x = tbuf_new_t(d.dtype, total, 0);
+  float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+  cr_assert(gamma && beta);
+  rng r;
+  rng_seed(&r, 4242);
+  fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
+  fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+  fill_uniform(&r, beta, d.c, -0.5, 0.5);
+  int kernels_run = 0;
+  for (int ki = 0; ki < gnk_registry_count(); ++ki) {
+    const gnk_kernel *k = gnk_registry_get(ki);
+    if (!gnk_kernel_supported(ki) || k->info.dtype != GNK_DTYPE_F32 || !gnk_kernel_matches(k, &d)) continue;
+    tbuf y = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_PHASES, 3, 0);
+    char msg[512];
+    cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, y.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
+    tbuf_free(&y);
+    kernels_run += strstr(k->info.name, "_row") != NULL;
+  }
+  cr_assert_gt(kernels_run, 0, "no row-order kernel ran (is g32c128 channels-last SiLU still in the specs?)");
+  tbuf_free(&x);
+  free(gamma);
+  free(beta);
+}
+
 /* ---- warm pool: problems under GNK_SERIAL_BYTES go threaded right after a job ---- */
 static void noop_task(void *ctx, int64_t i) { (void)ctx; (void)i; }
 

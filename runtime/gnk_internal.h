@@ -74,6 +74,12 @@ typedef struct gnk_exec_cfg {
   void *parallel_for_ctx;
 } gnk_exec_cfg;
 
+/* The apply parameters of n channels with f32 gamma/beta, by the portable
+ * copy (wide 0) or the AVX-512 one (wide 1; returns 0 where it cannot run):
+ * for the test that both give the same bits. */
+int gnk_set_params_copy(int wide, const float *gam, const float *bet, int64_t n, double mean, double lo, float sub,
+                        double rstd, double fold_limit, float *ps, float *pk, float *ph);
+
 gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
                    const void *gamma, const void *beta, float *mean, float *rstd);
 

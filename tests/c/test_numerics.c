@@ -8,6 +8,7 @@
  *   - NaN / Inf poison only their own group;
  *   - SiLU over z in [-90, 90].
  */
+#include "gnk_internal.h"
 #include "test_util.h"
 
 #include <criterion/criterion.h>
@@ -284,4 +285,37 @@ Test(numerics, silu_range) {
     ++tested;
   }
   cr_assert_gt(tested, 0, "no SiLU kernel runs on this CPU");
+}
+
+/* The apply parameters (per channel: scale, folded mean, shift) come from a
+ * portable loop or, on AVX-512 CPUs, its AVX-512 copy: both must give the
+ * same bits, or a plan would compute differently on two machines with the
+ * same kernel. Means within and far beyond one std (folded and not), a
+ * constant group (fold_limit -1), gamma of both signs and zeros, every
+ * length 1..67 (vector bodies and tails). */
+Test(numerics, apply_parameters_same_bits_on_every_isa) {
+  float gam[67], bet[67], p0[3][67], p1[3][67];
+  rng r;
+  rng_seed(&r, 99);
+  static const double means[] = {0.3, -7.25, 1e4, -3e-3};
+  int compared = 0;
+  for (size_t m = 0; m < sizeof means / sizeof means[0]; ++m)
+    for (int64_t n = 1; n <= 67; ++n) {
+      fill_uniform(&r, gam, n, -2.0, 2.0);
+      fill_uniform(&r, bet, n, -1.0, 1.0);
+      gam[n / 2] = 0.0f;
+      const double mean = means[m], rstd = 1.0 / (0.5 + (double)n / 50.0), fold_limit = m == 3 ? -1.0 : 1.0;
+      const float sub = (float)mean;
+      const double lo = mean - (double)sub;
+      cr_assert(gnk_set_params_copy(0, gam, bet, n, mean, lo, sub, rstd, fold_limit, p0[0], p0[1], p0[2]));
+      if (!gnk_set_params_copy(1, gam, bet, n, mean, lo, sub, rstd, fold_limit, p1[0], p1[1], p1[2])) continue;
+      for (int k = 0; k < 3; ++k)
+        cr_assert(!memcmp(p0[k], p1[k], (size_t)n * sizeof(float)),
+                  "apply parameter %d of %lld channels (mean %g): the AVX-512 copy differs", k, (long long)n, mean);
+      ++compared;
+    }
+  if (!compared) {
+    fprintf(stderr, "SKIPPED numerics::apply_parameters_same_bits_on_every_isa: no AVX-512 here, one copy only\n");
+    cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
+  }
 }

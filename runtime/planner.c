@@ -39,7 +39,8 @@ static int candidate(int i, const gnk_desc *d) {
  * bench/layout_model.c: 0.71-0.88 of the whole-row schedule's time at
  * 2x1280x256 and 2x2560x256, about even at 2x640x1024, slower where the
  * block's rows are long strides through a large image (2x320x4096). Measure
- * mode decides; estimate mode never blocks. */
+ * mode times them; estimate mode takes them only where they always won
+ * (estimate_kernel). */
 static int block_candidate(int i, const gnk_desc *d) {
   const gnk_kernel *k = gnk_registry_get(i);
   if (k->info.isa > gnk_cpu_isa()) return 0;
@@ -97,6 +98,14 @@ static long estimate_rank(const gnk_kernel_info *k, int big) {
   return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + (nt == big) * 100 + k->unroll;
 }
 
+/* Estimate mode runs channels-last samples over 1 MiB in channel blocks of
+ * at most ESTIMATE_BLOCK_BYTES (the widest such block kernel of the best
+ * ISA): the class where blocks won every time they were measured (2 samples of
+ * 16x16 with 1280-2560 channels: fused 0.78-0.89 of the whole-row time at 1
+ * thread, 0.83-0.94 at 2). Larger blocks (longer images) were even or slower,
+ * so measure mode alone chooses those. */
+#define ESTIMATE_BLOCK_BYTES (256u << 10)
+
 static int estimate_kernel(const gnk_desc *d) {
   const int big = !tensor_in_l2(d);
   int best = -1;
@@ -106,7 +115,21 @@ static int estimate_kernel(const gnk_desc *d) {
         estimate_rank(&gnk_registry_get(i)->info, big) > estimate_rank(&gnk_registry_get(best)->info, big))
       best = i;
   }
-  return best;
+  int blocked = -1;
+  for (int i = 0; best >= 0 && i < gnk_registry_count(); ++i) {
+    const gnk_kernel_info *k = &gnk_registry_get(i)->info;
+    if (!block_candidate(i, d) || k->isa != gnk_registry_get(best)->info.isa ||
+        (size_t)(k->channels * d->spatial) * gnk_dtype_size(d->dtype) > ESTIMATE_BLOCK_BYTES)
+      continue;
+    if (blocked < 0 || k->channels > gnk_registry_get(blocked)->info.channels) blocked = i;
+  }
+  return blocked >= 0 ? blocked : best;
+}
+
+/* The estimated split for kernel k on d (a block kernel has C/W units per sample). */
+static gnk_split estimate_split_for(const gnk_desc *d, int threads, int k) {
+  const int64_t w = gnk_block_of(gnk_registry_get(k), d);
+  return w > 0 ? split_for_units(d, threads, d->n * (d->c / w)) : estimate_split(d, threads);
 }
 
 static void fill(void *p, int64_t count, gnk_dtype t) {
@@ -172,8 +195,7 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
     gnk_split split = out->split;
     if (!candidate(i, d)) {
       if (!block_candidate(i, d)) continue;
-      /* a block kernel has C/W times the units: enough for every thread */
-      split = split_for_units(d, threads, d->n * (d->c / gnk_block_of(gnk_registry_get(i), d)));
+      split = estimate_split_for(d, threads, i); /* C/W times the units: enough for every thread */
     }
     const double t = time_candidate(d, o, threads, i, split, best, x, y, gamma, beta);
     if (t < best) { best = t; out->kernel = i; out->split = split; }
@@ -256,7 +278,7 @@ static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gn
   }
   const int e = estimate_kernel(d);
   if (e < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "no kernel can run %s on this CPU (isa %s)", key, gnk_isa_name(gnk_cpu_isa()));
-  *out = (decision){e, estimate_split(d, threads), "estimate", 0};
+  *out = (decision){e, estimate_split_for(d, threads, e), "estimate", 0};
   return GNK_OK;
 }
 

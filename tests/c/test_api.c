@@ -422,3 +422,52 @@ Test(api, estimate_schedule) {
   }
   cr_expect_null(gnk_plan_schedule(NULL));
 }
+
+/* Estimate mode runs channels-last samples over 1 MiB in channel blocks of
+ * at most 256 KiB where block kernels are listed (planner.c estimate_kernel):
+ * 2x1280x16x16 in blocks of 160 channels (the SD UNet spec lists g4c160 and
+ * g2c80 for it, for AVX2 and AVX-512); 2x320x64x64, whose blocks would be
+ * over 256 KiB, and 2x1280x8x8, whose samples fit, stay whole. The blocked
+ * plan computes the reference's values. */
+Test(api, estimate_channel_blocks) {
+  const gnk_isa isa = gnk_cpu_isa();
+  const char *kisa = isa == GNK_ISA_AVX2 ? "avx2" : isa == GNK_ISA_AVX512 || isa == GNK_ISA_AVX512_BF16 ? "avx512" : NULL;
+  if (!kisa) {
+    fprintf(stderr, "SKIPPED api::estimate_channel_blocks: block kernels are listed for AVX2/AVX-512 only, this CPU runs %s\n",
+            gnk_isa_name(isa));
+    cr_skip_test("no block kernels for ISA %s", gnk_isa_name(isa));
+  }
+  static const struct { int64_t n, c, s; int threads; int64_t want_channels; } cases[] = {
+      {2, 1280, 256, 1, 160}, {2, 1280, 256, 2, 160}, {2, 320, 4096, 1, 320}, {2, 1280, 64, 1, 1280}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, cases[i].n, cases[i].c, cases[i].s, 32);
+    const int64_t total = desc_numel(&d);
+    tbuf x = tbuf_new(total, 0), y = tbuf_new(total, 0);
+    float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+    cr_assert(gamma && beta);
+    rng r;
+    rng_seed(&r, 300 + i);
+    fill_uniform(&r, x.p, total, -2.0, 3.0);
+    fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+    fill_uniform(&r, beta, d.c, -0.5, 0.5);
+    gnk_plan_options o = {GNK_ESTIMATE | GNK_NO_CACHE, cases[i].threads, NULL, NULL};
+    gnk_plan *plan = NULL;
+    cr_assert_eq(gnk_plan_create_ex(&plan, &d, &o), GNK_OK, "%s", gnk_last_error());
+    char want[96];
+    snprintf(want, sizeof want, "gnk_f32_nhwc_gnsilu_g%lldc%lld__%s_u4", (long long)(cases[i].want_channels * 32 / cases[i].c),
+             (long long)cases[i].want_channels, kisa);
+    cr_expect(!strncmp(gnk_plan_kernel_name(plan), want, strlen(want)), "%s threads=%d: estimate chose %s, want %s*",
+              desc_str(&d), cases[i].threads, gnk_plan_kernel_name(plan), want);
+    cr_expect_str_eq(gnk_plan_schedule(plan), "fused", "%s threads=%d: schedule %s", desc_str(&d), cases[i].threads,
+                     gnk_plan_schedule(plan));
+    cr_assert_eq(gnk_execute(plan, x.p, y.p, gamma, beta), GNK_OK, "%s", gnk_last_error());
+    char msg[512];
+    cr_assert_eq(ref_check_all(&d, x.p, gamma, beta, y.p, msg, sizeof msg), 0, "%s: %s", desc_str(&d), msg);
+    cr_assert(tbuf_guards_ok(&y));
+    tbuf_free(&x);
+    tbuf_free(&y);
+    free(gamma);
+    free(beta);
+    gnk_plan_destroy(plan);
+  }
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+TestSuite(api, .fini = leak_check);
 
 /* The descriptor must be refused by validation and by both plan entry points,
  * and a refused plan_create leaves *plan NULL. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+TestSuite(general, .fini = leak_check);
 
 /* ---- problem description used by the tests ---- */
 typedef struct prob {

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+TestSuite(kernels, .fini = leak_check);
+
 /* Spatial sizes around the vector widths (1, 8, 16 lanes) and the 4096-value chunk. */
 static const int64_t SPATIAL[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 4095, 4096, 4097, 8200};
 #define NSPATIAL ((int)(sizeof SPATIAL / sizeof SPATIAL[0]))

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+TestSuite(numerics, .fini = leak_check);
+
 /* Judges one output y of problem d; ref_mean/ref_rstd are ref_stats() of x. */
 typedef void (*check_fn)(const gnk_desc *d, const float *x, const float *gamma, const float *beta,
                          const double *ref_mean, const double *ref_rstd, const float *y, const char *who);

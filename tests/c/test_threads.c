@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+TestSuite(threads, .fini = leak_check);
+
 /* N*G small (one group, many chunks: the phases split) and large (units split). */
 /* The first two exceed GNK_SERIAL_BYTES (1 MiB), so gnk's own pool really runs them
  * threaded (phases, then units); the others also go through caller pools. The

@@ -99,6 +99,10 @@ int64_t ref_check(const gnk_desc *d, const void *x, const void *gamma, const voi
 int64_t ref_check_all(const gnk_desc *d, const void *x, const void *gamma, const void *beta, const void *y,
                       char *msg, size_t msg_size);
 
+/* Fails the current test when LeakSanitizer finds memory it leaked (ASan
+ * builds; a no-op otherwise). Every suite runs it as its .fini:
+ * TestSuite(name, .fini = leak_check). */
+void leak_check(void);
 
 /* Asserts status `got` == `want` and that the last error mentions `word`
  * (Criterion tests only). */

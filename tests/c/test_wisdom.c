@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+TestSuite(wisdom, .fini = leak_check);
+
 /* Measures `count` small problems (threads = 1) so that the wisdom has
  * entries; their spatial sizes are s0, s0+1, ... (distinct keys). */
 static void measure_some(int count, int64_t s0) {

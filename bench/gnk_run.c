@@ -180,8 +180,9 @@ int main(int argc, char **argv) {
   /* max_err = max |y - ref| / (1 + |ref|); the bound reflects the dtype's rounding. */
   const double err_bound = dtype == GNK_DTYPE_F32 ? 1e-4 : dtype == GNK_DTYPE_F16 ? 5e-3 : 2e-2;
   const size_t esize = dtype == GNK_DTYPE_F32 ? 4 : 2;
-  printf("gnk %s | cpu isa %s | layout %s | dtype %s | threads %d | workload %s\n", gnk_version(),
-         gnk_isa_name(gnk_cpu_isa()), layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", dtype_name, threads, spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
+  printf("gnk %s | cpu isa %s | L2 %zu KiB, L3 %zu KiB | layout %s | dtype %s | threads %d | workload %s\n", gnk_version(),
+         gnk_isa_name(gnk_cpu_isa()), gnk_cpu_cache_bytes(2) >> 10, gnk_cpu_cache_bytes(3) >> 10,
+         layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", dtype_name, threads, spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
   printf("%-28s %-22s %-46s %10s %8s %7s %9s\n", "problem", "shape", "kernel", "time_us", "GB/s", "roof", "max_err");
   double tune_ns = 0, log_roof = 0, total_gnk = 0, total_copy = 0, worst_err = 0;
   int rows = 0, failures = 0;

@@ -133,7 +133,8 @@ for _, path in ipairs(spec_paths) do
   -- and a row's block spans whole cache lines), by a kernel baked for W
   -- channels (runtime/gnk_kernel_abi.h "Channel blocks"). W = the smallest such
   -- width and twice it, where a block fits: the limits mirror the planner's
-  -- block_candidate() (GNK_L2_UNIT_BYTES = 1 MiB), which times them in measure mode.
+  -- block_candidate() on a 2 MiB L2 (half of it, 1 MiB), which times them in measure
+  -- mode wherever a block fits in half of the running machine's L2.
   for _, p in ipairs(s.problems) do
     local D, UNIT = p.c // p.groups, 1 << 20
     local base = lcm(D, 16)

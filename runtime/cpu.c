@@ -1,12 +1,14 @@
 /* cpu.c: what this CPU can run (x86: cpuid + the OS's saved vector state;
- * aarch64: the kernel's hwcaps) and the environment variables that steer the
- * library (read once, thread-safely). */
+ * aarch64: the kernel's hwcaps), the cache sizes the schedules are chosen by,
+ * and the environment variables that steer the library (read once,
+ * thread-safely). */
 #include "gnk_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #elif defined(__aarch64__) && defined(__linux__)
@@ -16,6 +18,10 @@
 static gnk_isa native_isa = GNK_ISA_SCALAR, capped_isa = GNK_ISA_SCALAR;
 static char signature[256];
 static int verbose, default_threads = 1;
+/* Cache sizes in bytes: L2 of one core and the last-level cache (see
+ * detect_caches); where they came from, for GNK_VERBOSE. */
+static size_t cache_l2, cache_l3;
+static const char *cache_source = "default";
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -88,6 +94,88 @@ static void detect(void) {
 static void detect(void) { snprintf(signature, sizeof signature, "unknown isa=scalar"); }
 #endif
 
+/* ---- cache sizes ---- */
+/* Defaults where nothing can be read: the smallest L2 and a small L3 of the
+ * x86 and ARM server cores gnk targets, so that a tensor is never wrongly
+ * taken to stay in cache. */
+#define GNK_DEFAULT_L2 ((size_t)1 << 20)
+#define GNK_DEFAULT_L3 ((size_t)16 << 20)
+
+/* "1024K", "32M", "2097152": bytes, or 0 when not a size. Also the format of
+ * GNK_CACHE_L2 / GNK_CACHE_L3. */
+static size_t parse_size(const char *s) {
+  char *end;
+  const unsigned long long v = strtoull(s, &end, 10);
+  if (end == s) return 0;
+  unsigned shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, ++end;
+  else if (*end == 'M' || *end == 'm') shift = 20, ++end;
+  else if (*end == 'G' || *end == 'g') shift = 30, ++end;
+  while (*end == '\n' || *end == ' ') ++end;
+  if (*end || v == 0 || v > (1ull << 40) >> shift) return 0;
+  return (size_t)(v << shift);
+}
+
+/* Linux describes cpu0's caches in sysfs, as the hypervisor presents them
+ * (the L2 of one core; the L3 its core shares). Fills what it finds. */
+static int caches_from_sysfs(size_t *l2, size_t *l3) {
+  int found = 0;
+  for (int i = 0; i < 16; ++i) {
+    char path[96], level[16] = {0}, type[32] = {0}, size[32] = {0};
+    const char *what[] = {"level", "type", "size"};
+    char *into[] = {level, type, size};
+    int ok = 1;
+    for (int k = 0; k < 3 && ok; ++k) {
+      snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", i, what[k]);
+      FILE *f = fopen(path, "r");
+      ok = f && fgets(into[k], 16, f) != NULL;
+      if (f) fclose(f);
+    }
+    if (!ok) {
+      if (i > 0) break;
+      return 0;
+    }
+    if (!strncmp(type, "Instruction", 11)) continue;
+    const size_t bytes = parse_size(size);
+    if (!bytes) continue;
+    if (atoi(level) == 2) *l2 = bytes, found = 1;
+    if (atoi(level) == 3) *l3 = bytes, found = 1;
+  }
+  return found;
+}
+
+/* Sysfs first (it is what the VM gives this core: glibc's cpuid-based
+ * sysconf reported a 320 MiB L3 for a 32 MiB one here), then sysconf, then
+ * the defaults; GNK_CACHE_L2 / GNK_CACHE_L3 override each. A machine
+ * without an L3 takes its L2 as the last level. */
+static void detect_caches(void) {
+  size_t l2 = 0, l3 = 0;
+  if (caches_from_sysfs(&l2, &l3)) cache_source = "sysfs";
+#if defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+  if (!l2) {
+    const long v2 = sysconf(_SC_LEVEL2_CACHE_SIZE), v3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (v2 > 0) {
+      l2 = (size_t)v2;
+      if (!l3 && v3 > 0) l3 = (size_t)v3;
+      cache_source = "sysconf";
+    }
+  }
+#endif
+  if (!l2) l2 = GNK_DEFAULT_L2;
+  if (!l3) l3 = l2 > GNK_DEFAULT_L3 ? l2 : GNK_DEFAULT_L3;
+  const char *names[] = {"GNK_CACHE_L2", "GNK_CACHE_L3"};
+  size_t *vals[] = {&l2, &l3};
+  for (int k = 0; k < 2; ++k) {
+    const char *e = getenv(names[k]);
+    if (!e || !*e) continue;
+    const size_t v = parse_size(e);
+    if (v) *vals[k] = v, cache_source = "environment";
+    else fprintf(stderr, "gnk: %s=%s is not a size (bytes, or a number with K, M or G); ignored\n", names[k], e);
+  }
+  cache_l2 = l2;
+  cache_l3 = l3;
+}
+
 /* GNK_MAX_ISA: the names this architecture's ISAs go by. */
 static int parse_isa(const char *s, gnk_isa *out) {
   if (!strcmp(s, "scalar")) { *out = GNK_ISA_SCALAR; return 1; }
@@ -110,6 +198,7 @@ static int parse_isa(const char *s, gnk_isa *out) {
 
 static void init(void) {
   detect();
+  detect_caches();
   capped_isa = native_isa;
   const char *cap = getenv("GNK_MAX_ISA");
   if (cap && *cap) {
@@ -128,8 +217,9 @@ static void init(void) {
     else fprintf(stderr, "gnk: GNK_NUM_THREADS=%s not in 1..%d; using 1\n", t, GNK_MAX_THREADS);
   }
   if (verbose)
-    fprintf(stderr, "gnk: version %s, cpu: %s, using isa %s, default threads %d\n", GNK_VERSION_STRING, signature,
-            gnk_isa_name(capped_isa), default_threads);
+    fprintf(stderr, "gnk: version %s, cpu: %s, using isa %s, default threads %d, L2 %zu KiB, L3 %zu KiB (%s)\n",
+            GNK_VERSION_STRING, signature, gnk_isa_name(capped_isa), default_threads, cache_l2 >> 10, cache_l3 >> 10,
+            cache_source);
 }
 
 gnk_isa gnk_cpu_native_isa(void) { pthread_once(&once, init); return native_isa; }
@@ -137,6 +227,17 @@ gnk_isa gnk_cpu_isa(void) { pthread_once(&once, init); return capped_isa; }
 const char *gnk_cpu_signature(void) { pthread_once(&once, init); return signature; }
 int gnk_verbose(void) { pthread_once(&once, init); return verbose; }
 int gnk_default_threads(void) { pthread_once(&once, init); return default_threads; }
+
+size_t gnk_cpu_cache_bytes(int level) {
+  pthread_once(&once, init);
+  return level == 2 ? cache_l2 : level == 3 ? cache_l3 : 0;
+}
+
+void gnk_cpu_set_caches(size_t l2, size_t l3) {
+  pthread_once(&once, init);
+  if (l2) cache_l2 = l2;
+  if (l3) cache_l3 = l3;
+}
 
 const char *gnk_isa_name(gnk_isa isa) {
   switch (isa) {

@@ -326,7 +326,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     r.units = N * a->nblk;
     r.unit_groups = a->groups;
     const size_t row_bytes = (size_t)a->c * gnk_dtype_size(d->dtype);
-    if ((size_t)total * gnk_dtype_size(d->dtype) > GNK_STREAM_BYTES)
+    if ((size_t)total * gnk_dtype_size(d->dtype) > gnk_stream_bytes())
       a->pf_rows = (int64_t)((GNK_PF_BYTES + row_bytes - 1) / row_bytes);
   }
   r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample (block) */
@@ -364,7 +364,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
      * successor's statistics run inside the apply loop (run_units_fused). */
     const size_t group_bytes = (size_t)(r.D * S) * gnk_dtype_size(d->dtype);
     a->prefetch_next = gnk_prefetch_kind(d->layout, group_bytes, xbytes);
-    r.pipeline = d->layout == GNK_LAYOUT_NCHW && group_bytes > GNK_L2_UNIT_BYTES;
+    r.pipeline = d->layout == GNK_LAYOUT_NCHW && group_bytes > gnk_l2_unit_bytes();
     r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
     parallel(cfg, &r, 3, r.units);
   } else {

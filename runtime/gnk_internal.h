@@ -45,26 +45,37 @@ typedef enum gnk_split {
 #define GNK_SPLIT_COUNT 3
 const char *gnk_split_name(gnk_split s);
 
-/* Cache sizes the executor and the planner decide by (this machine's: L2 2 MiB
- * per core). A tensor up to GNK_L2_BYTES is taken to stay in L2 (regular
- * stores, prefetch into L1); an NCHW group up to GNK_L2_UNIT_BYTES fits in L2
- * beside its successor (prefetch of the next group; above it, pipeline or
- * fused schedule). */
-#define GNK_L2_BYTES (2u << 20)
-#define GNK_L2_UNIT_BYTES (1u << 20)
+/* Cache sizes the executor and the planner decide by, from this machine's
+ * caches (gnk_cpu_cache_bytes: detected, or GNK_CACHE_L2 / GNK_CACHE_L3).
+ * A tensor up to gnk_l2_bytes() is taken to stay in L2 (regular stores,
+ * prefetch into L1); an NCHW group or channels-last unit up to
+ * gnk_l2_unit_bytes() fits in L2 beside its successor (prefetch of the next
+ * group; above it, pipeline or fused schedule; channel blocks). Tuned on a
+ * 2 MiB L2 (Intel, 2026-11) and checked on a 1 MiB one (AMD Zen 4). */
+static inline size_t gnk_l2_bytes(void) { return gnk_cpu_cache_bytes(2); }
+static inline size_t gnk_l2_unit_bytes(void) { return gnk_cpu_cache_bytes(2) / 2; }
 
-/* A tensor over GNK_STREAM_BYTES is taken to stream from memory: the NHWC
+/* A tensor over gnk_stream_bytes() is taken to stream from memory: the NHWC
  * apply then prefetches x GNK_PF_BYTES ahead (gnk_kargs.pf_rows). Measured
- * here (GN+SiLU, apply alone): -25% on 32-128 MiB tensors, +3% on 10 MiB. */
-#define GNK_STREAM_BYTES (16u << 20)
+ * on a 260 MiB-L3 VM (GN+SiLU, apply alone): -25% on 32-128 MiB tensors, +3%
+ * on 10 MiB, so at most 16 MiB; half the last-level cache where that is
+ * smaller (x and y both pass through it). */
+static inline size_t gnk_stream_bytes(void) {
+  const size_t half_l3 = gnk_cpu_cache_bytes(3) / 2, cap = (size_t)16 << 20;
+  return half_l3 < cap ? half_l3 : cap;
+}
 #define GNK_PF_BYTES 8192
 
 /* The apply's prefetch of the next NCHW group (gnk_kargs.prefetch_next) when
  * units run one after another, from the group's and the tensor's bytes. */
 static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_t tensor_bytes) {
-  if (layout != GNK_LAYOUT_NCHW || group_bytes > GNK_L2_UNIT_BYTES) return GNK_PREFETCH_NONE;
-  return tensor_bytes > GNK_L2_BYTES ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
+  if (layout != GNK_LAYOUT_NCHW || group_bytes > gnk_l2_unit_bytes()) return GNK_PREFETCH_NONE;
+  return tensor_bytes > gnk_l2_bytes() ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
 }
+
+/* For tests and research tools: replace the detected sizes (0 keeps one).
+ * Not synchronized with planning on other threads. */
+void gnk_cpu_set_caches(size_t l2, size_t l3);
 
 typedef struct gnk_exec_cfg {
   const gnk_kernel *kernel;

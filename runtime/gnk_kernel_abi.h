@@ -65,7 +65,7 @@ typedef struct gnk_kargs {
    * when the whole tensor fits in L2, GNK_PREFETCH_L2 when it streams. */
   int prefetch_next;
   /* NHWC apply: prefetch x this many rows ahead into L1 (0: none). Set when
-   * the tensor streams from memory (GNK_STREAM_BYTES): the hardware
+   * the tensor streams from memory (gnk_stream_bytes()): the hardware
    * prefetchers alone leave the apply ~25% slower there (GN+SiLU on 32-128
    * MiB), while on tensors the last-level cache holds the extra instructions
    * cost up to 3%. */

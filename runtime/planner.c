@@ -46,18 +46,18 @@ static int block_candidate(int i, const gnk_desc *d) {
   if (k->info.isa > gnk_cpu_isa()) return 0;
   const int64_t w = gnk_block_of(k, d);
   const size_t es = gnk_dtype_size(d->dtype);
-  return w > 0 && (size_t)(d->c * d->spatial) * es > GNK_L2_UNIT_BYTES &&
-         (size_t)(w * d->spatial) * es <= GNK_L2_UNIT_BYTES;
+  return w > 0 && (size_t)(d->c * d->spatial) * es > gnk_l2_unit_bytes() &&
+         (size_t)(w * d->spatial) * es <= gnk_l2_unit_bytes();
 }
 
 /* Whether the tensor stays in L2 (estimate: regular stores, and the fused
  * schedule for plain GN and GN+ReLU). */
 static int tensor_in_l2(const gnk_desc *d) {
-  return (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) <= GNK_L2_BYTES;
+  return (size_t)(d->n * d->c * d->spatial) * gnk_dtype_size(d->dtype) <= gnk_l2_bytes();
 }
 
 /* Estimate mode takes the fused schedule for NCHW groups over
- * GNK_L2_UNIT_BYTES, where the executor would otherwise pipeline: measured
+ * gnk_l2_unit_bytes(), where the executor would otherwise pipeline: measured
  * 13-15% faster on the VAE decoder's 2-8 MiB groups. Below that, units (the
  * apply prefetches the next group) except for plain GN and GN+ReLU on tensors
  * that fit in L2 (regular stores, see estimate_rank): there fused was faster
@@ -72,7 +72,7 @@ static int tensor_in_l2(const gnk_desc *d) {
  * (sample, channel block) pairs when a block kernel runs d). */
 static gnk_split split_for_units(const gnk_desc *d, int threads, int64_t units) {
   const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
-                         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > GNK_L2_UNIT_BYTES;
+                         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > gnk_l2_unit_bytes();
   /* channels-last: the next sample's statistics inside this one's
    * normalization, measured 2-4% faster on the UNet's 2-sample problems */
   const int fuse = big_groups || d->layout == GNK_LAYOUT_NHWC || (tensor_in_l2(d) && d->act != GNK_ACT_SILU);
@@ -98,12 +98,14 @@ static long estimate_rank(const gnk_kernel_info *k, int big) {
   return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + (nt == big) * 100 + k->unroll;
 }
 
-/* Estimate mode runs channels-last samples over 1 MiB in channel blocks of
- * at most ESTIMATE_BLOCK_BYTES (the widest such block kernel of the best
- * ISA): the class where blocks won every time they were measured (2 samples of
- * 16x16 with 1280-2560 channels: fused 0.78-0.89 of the whole-row time at 1
- * thread, 0.83-0.94 at 2). Larger blocks (longer images) were even or slower,
- * so measure mode alone chooses those. */
+/* Estimate mode runs channels-last samples over half of L2 in channel blocks
+ * of at most ESTIMATE_BLOCK_BYTES (the widest such block kernel of the best
+ * ISA): the class where blocks won every time they were measured on a 2 MiB
+ * L2 (2 samples of 16x16 with 1280-2560 channels: fused 0.78-0.89 of the
+ * whole-row time at 1 thread, 0.83-0.94 at 2). Larger blocks (longer images)
+ * were even or slower, so measure mode alone chooses those. On a 1 MiB L2
+ * (AMD Zen 4) measure mode chose 80- and 160-channel blocks of these
+ * problems about equally often, so the bound stays absolute. */
 #define ESTIMATE_BLOCK_BYTES (256u << 10)
 
 static int estimate_kernel(const gnk_desc *d) {

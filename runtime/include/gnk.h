@@ -135,6 +135,12 @@ const char *gnk_version(void);
 const char *gnk_status_string(gnk_status s);
 const char *gnk_last_error(void);  /* message of this thread's last failure */
 gnk_isa gnk_cpu_isa(void);         /* best ISA of this CPU, after GNK_MAX_ISA */
+/* The cache sizes (bytes) gnk chooses its schedules by: level 2 = the L2 of
+ * one core, level 3 = the last-level cache; 0 for other levels. Read once
+ * from Linux's sysfs (else sysconf, else 1 MiB / 16 MiB); GNK_CACHE_L2 and
+ * GNK_CACHE_L3 (bytes, or with a K/M/G suffix) override them. They steer
+ * speed decisions only: results never depend on them. */
+size_t gnk_cpu_cache_bytes(int level);
 const char *gnk_isa_name(gnk_isa isa);
 
 /* Descriptor. */

@@ -5,10 +5,12 @@
  * plan introspection.
  */
 #include "test_util.h"
+#include "gnk_internal.h" /* gnk_cpu_set_caches */
 
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 TestSuite(api, .fini = leak_check);
@@ -389,43 +391,53 @@ Test(api, estimate_streams_only_big_tensors) {
 }
 
 /* The schedule estimate mode picks (gnk_plan_schedule): fused for NCHW
- * groups over GNK_L2_UNIT_BYTES, for plain GN and GN+ReLU on NCHW tensors that
- * fit in L2, and for channels-last; units for other NCHW problems; phases when
- * there are too few units for the threads; "general" for a general plan. The
- * bits never depend on it (threads::fused_schedule_bitwise_identical). */
+ * groups over gnk_l2_unit_bytes() (half of L2), for plain GN and GN+ReLU on
+ * NCHW tensors that fit in L2, and for channels-last; units for other NCHW
+ * problems; phases when there are too few units for the threads; "general"
+ * for a general plan. The rules follow the cache sizes, so each case pins
+ * them: 2 MiB of L2 (the Intel machine they were tuned on) and 1 MiB (AMD
+ * Zen 4), where the 1.5 MiB tensor no longer fits and a 768 KiB group no
+ * longer fits beside its successor. The bits never depend on it
+ * (threads::fused_schedule_bitwise_identical). */
 Test(api, estimate_schedule) {
   static const struct {
+    size_t l2;
     gnk_layout layout;
     gnk_act act;
     int64_t n, c, s, g;
     int threads;
     const char *want;
   } cases[] = {
-      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 1280, 64, 32, 1, "fused"}, /* 640 KiB */
-      {GNK_LAYOUT_NCHW, GNK_ACT_RELU, 1, 512, 784, 32, 1, "fused"},  /* 1.5 MiB */
-      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 320, 4096, 32, 1, "units"}, /* 10 MiB */
-      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 1280, 64, 32, 1, "units"},
-      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "units"},
-      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 8, 147456, 4, 1, "fused"}, /* 1.1 MiB groups */
-      {GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "fused"},
-      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 2, "units"},
-      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 64, 64, 2, 2, "phases"}, /* 2 units for 2 threads */
-      {GNK_LAYOUT_NCHW, GNK_ACT_GELU_ERF, 2, 64, 64, 32, 1, "general"},
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 1280, 64, 32, 1, "fused"}, /* 640 KiB */
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_RELU, 1, 512, 784, 32, 1, "fused"},  /* 1.5 MiB */
+      {1u << 20, GNK_LAYOUT_NCHW, GNK_ACT_RELU, 1, 512, 784, 32, 1, "units"},  /* 1.5 MiB > L2 */
+      {1u << 20, GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 1280, 64, 32, 1, "fused"},  /* 640 KiB */
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 320, 4096, 32, 1, "units"}, /* 10 MiB */
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 1280, 64, 32, 1, "units"},
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "units"},
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 8, 147456, 4, 1, "fused"}, /* 1.1 MiB groups */
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 8, 98304, 4, 1, "units"},  /* 768 KiB groups */
+      {1u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 1, 8, 98304, 4, 1, "fused"},  /* 768 KiB > L2 / 2 */
+      {2u << 20, GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 320, 4096, 32, 1, "fused"},
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 2, "units"},
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 64, 64, 2, 2, "phases"}, /* 2 units for 2 threads */
+      {2u << 20, GNK_LAYOUT_NCHW, GNK_ACT_GELU_ERF, 2, 64, 64, 32, 1, "general"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    gnk_cpu_set_caches(cases[i].l2, 0);
     gnk_desc d = make_desc(cases[i].layout, cases[i].act, cases[i].n, cases[i].c, cases[i].s, cases[i].g);
     gnk_plan_options o = {GNK_ESTIMATE | GNK_NO_CACHE, cases[i].threads, NULL, NULL};
     gnk_plan *p = NULL;
     cr_assert_eq(gnk_plan_create_ex(&p, &d, &o), GNK_OK, "%s", gnk_last_error());
-    cr_expect_str_eq(gnk_plan_schedule(p), cases[i].want, "%s threads=%d: estimate scheduled %s", desc_str(&d),
-                     cases[i].threads, gnk_plan_schedule(p));
+    cr_expect_str_eq(gnk_plan_schedule(p), cases[i].want, "%s threads=%d L2 %zu KiB: estimate scheduled %s",
+                     desc_str(&d), cases[i].threads, cases[i].l2 >> 10, gnk_plan_schedule(p));
     gnk_plan_destroy(p);
   }
   cr_expect_null(gnk_plan_schedule(NULL));
 }
 
-/* Estimate mode runs channels-last samples over 1 MiB in channel blocks of
- * at most 256 KiB where block kernels are listed (planner.c estimate_kernel):
+/* Estimate mode runs channels-last samples over half of L2 (1 MiB here) in
+ * channel blocks of at most 256 KiB where block kernels are listed (planner.c estimate_kernel):
  * 2x1280x16x16 in blocks of 160 channels (the SD UNet spec lists g4c160 and
  * g2c80 for it, for AVX2 and AVX-512); 2x320x64x64, whose blocks would be
  * over 256 KiB, and 2x1280x8x8, whose samples fit, stay whole. The blocked
@@ -440,6 +452,7 @@ Test(api, estimate_channel_blocks) {
   }
   static const struct { int64_t n, c, s; int threads; int64_t want_channels; } cases[] = {
       {2, 1280, 256, 1, 160}, {2, 1280, 256, 2, 160}, {2, 320, 4096, 1, 320}, {2, 1280, 64, 1, 1280}};
+  gnk_cpu_set_caches((size_t)2 << 20, 0); /* the rule's home: a 2 MiB L2 (blocks are for samples over L2 / 2) */
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, cases[i].n, cases[i].c, cases[i].s, 32);
     const int64_t total = desc_numel(&d);
@@ -471,4 +484,67 @@ Test(api, estimate_channel_blocks) {
     free(beta);
     gnk_plan_destroy(plan);
   }
+}
+
+/* ---- cache sizes (gnk_cpu_cache_bytes) ---- */
+/* What Linux says of cpu0's level-`level` data/unified cache, or 0. */
+static size_t sysfs_cache(int level) {
+  for (int i = 0; i < 16; ++i) {
+    char path[96], buf[32];
+    int lv = -1;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    if (fscanf(f, "%d", &lv) != 1) lv = -1;
+    fclose(f);
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+    f = fopen(path, "r");
+    const int instr = f && fgets(buf, sizeof buf, f) && !strncmp(buf, "Instruction", 11);
+    if (f) fclose(f);
+    if (lv != level || instr) continue;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+    f = fopen(path, "r");
+    unsigned long kb = 0;
+    char unit = 0;
+    const int got = f ? fscanf(f, "%lu%c", &kb, &unit) : 0;
+    if (f) fclose(f);
+    if (got >= 1) return unit == 'M' ? (size_t)kb << 20 : unit == 'K' ? (size_t)kb << 10 : (size_t)kb;
+  }
+  return 0;
+}
+
+/* The detected sizes: what sysfs says where it says it, else plausible
+ * (64 KiB .. 64 MiB of L2, an L3 at least as large); other levels 0. */
+Test(api, cache_sizes) {
+  const size_t l2 = gnk_cpu_cache_bytes(2), l3 = gnk_cpu_cache_bytes(3);
+  fprintf(stderr, "api::cache_sizes: L2 %zu KiB, L3 %zu KiB (sysfs: %zu / %zu KiB)\n", l2 >> 10, l3 >> 10,
+          sysfs_cache(2) >> 10, sysfs_cache(3) >> 10);
+  if (sysfs_cache(2)) cr_expect_eq(l2, sysfs_cache(2), "L2 %zu, sysfs %zu", l2, sysfs_cache(2));
+  if (sysfs_cache(3)) cr_expect_eq(l3, sysfs_cache(3), "L3 %zu, sysfs %zu", l3, sysfs_cache(3));
+  cr_expect(l2 >= (64u << 10) && l2 <= (64u << 20), "L2 %zu bytes", l2);
+  cr_expect_geq(l3, l2);
+  cr_expect_eq(gnk_cpu_cache_bytes(1), 0);
+  cr_expect_eq(gnk_cpu_cache_bytes(4), 0);
+  cr_expect_eq(gnk_cpu_cache_bytes(-1), 0);
+}
+
+/* GNK_CACHE_L2 / GNK_CACHE_L3 replace the detected sizes (read once, at the
+ * library's first use in this test's own process); a value that is not a
+ * size is ignored with a warning. The schedules follow: a 1.5 MiB GN+ReLU
+ * tensor is fused (it fits in a 3 MiB L2). */
+Test(api, cache_sizes_from_environment) {
+  setenv("GNK_CACHE_L2", "3M", 1);
+  setenv("GNK_CACHE_L3", "12 parsecs", 1);
+  const size_t want_l3 = sysfs_cache(3);
+  cr_assert_eq(gnk_cpu_cache_bytes(2), (size_t)3 << 20, "GNK_CACHE_L2=3M gave %zu", gnk_cpu_cache_bytes(2));
+  if (want_l3) cr_expect_eq(gnk_cpu_cache_bytes(3), want_l3, "a bad GNK_CACHE_L3 must leave the detected L3");
+  gnk_desc d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_RELU, 1, 512, 784, 32);
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+  cr_expect_str_eq(gnk_plan_schedule(p), "fused");
+  gnk_plan_destroy(p);
+  gnk_cpu_set_caches((size_t)1 << 20, 0); /* the tests' setter, on top: now it no longer fits */
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+  cr_expect_str_eq(gnk_plan_schedule(p), "units");
+  gnk_plan_destroy(p);
 }

@@ -4,7 +4,7 @@ The shared library is found at <repo>/build/libgnk.so or at $GNK_LIBRARY,
 and loaded on first use.
 """
 
-from ._api import (GnkError, cpu_isa, export_wisdom, forget_wisdom, group_norm,
+from ._api import (GnkError, cache_sizes, cpu_isa, export_wisdom, forget_wisdom, group_norm,
                    import_wisdom, kernel_name, kernels, measure, plan_cache_clear,
                    plan_cache_size, run_kernel, version, wisdom_size)
 from ._general import general_group_norm, general_kernel_name
@@ -13,7 +13,7 @@ from ._lib import Status, library_path
 # imports its framework).
 from . import contrib, keras, mlx, onnx, torch  # noqa: E402  (after the core API)
 
-__all__ = ["GnkError", "Status", "contrib", "cpu_isa", "export_wisdom", "forget_wisdom",
+__all__ = ["GnkError", "Status", "cache_sizes", "contrib", "cpu_isa", "export_wisdom", "forget_wisdom",
            "general_group_norm", "general_kernel_name", "group_norm", "keras", "mlx", "onnx",
            "torch", "import_wisdom", "kernel_name", "kernels", "library_path",
            "measure", "plan_cache_clear", "plan_cache_size", "run_kernel", "version",

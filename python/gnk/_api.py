@@ -10,7 +10,7 @@ import numpy as np
 from . import _lib as L
 
 __all__ = ["GnkError", "group_norm", "kernel_name", "run_kernel", "measure", "export_wisdom",
-           "import_wisdom", "forget_wisdom", "wisdom_size", "kernels", "cpu_isa",
+           "import_wisdom", "forget_wisdom", "wisdom_size", "kernels", "cpu_isa", "cache_sizes",
            "version", "plan_cache_size", "plan_cache_clear"]
 
 _LAYOUTS = {"nchw": L.Layout.NCHW, "nhwc": L.Layout.NHWC}
@@ -376,6 +376,13 @@ def _isa_name(isa):
 def cpu_isa():
     """Best ISA of this CPU (after GNK_MAX_ISA): "scalar", "avx2" or "avx512"."""
     return _isa_name(L.lib().gnk_cpu_isa())
+
+
+def cache_sizes():
+    """The cache sizes gnk's schedules are chosen by, in bytes: {"l2": L2 of one
+    core, "l3": last-level cache}; detected, or GNK_CACHE_L2 / GNK_CACHE_L3."""
+    lib = L.lib()
+    return {"l2": lib.gnk_cpu_cache_bytes(2), "l3": lib.gnk_cpu_cache_bytes(3)}
 
 
 def version():

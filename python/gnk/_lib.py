@@ -165,6 +165,7 @@ _PROTOTYPES = {
     "gnk_status_string": (_c.c_char_p, [_st]),
     "gnk_last_error": (_c.c_char_p, []),
     "gnk_cpu_isa": (_enum, []),
+    "gnk_cpu_cache_bytes": (_c.c_size_t, [_c.c_int]),
     "gnk_isa_name": (_c.c_char_p, [_enum]),
     "gnk_desc_init": (None, [_c.POINTER(GnkDesc)]),
     "gnk_desc_validate": (_st, [_c.POINTER(GnkDesc)]),

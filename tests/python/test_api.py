@@ -192,6 +192,20 @@ def test_kernels_and_isa():
     assert gnk.version() == "0.1.0"
 
 
+def test_cache_sizes():
+    """Detected sizes are plausible; GNK_CACHE_L2 / GNK_CACHE_L3 replace them
+    (read once per process, so the override runs in a fresh interpreter)."""
+    import os
+    import subprocess
+    import sys
+    c = gnk.cache_sizes()
+    assert 64 << 10 <= c["l2"] <= 64 << 20 and c["l3"] >= c["l2"]
+    env = dict(os.environ, GNK_CACHE_L2="3M", GNK_CACHE_L3="48m")
+    code = "import gnk; c = gnk.cache_sizes(); print(c['l2'], c['l3'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(3 << 20), str(48 << 20)]
+
+
 def test_struct_mirror_round_trip():
     """The ctypes gnk_desc matches the C one: init values, and a plan's copy of it."""
     import ctypes

@@ -61,6 +61,9 @@ def parse_args(argv=None):
     ap.add_argument("--min-reps", type=int, default=10)
     ap.add_argument("--max-reps", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5, help="A B A B rounds the repetitions are split into")
+    ap.add_argument("--settle-ms", type=float, default=3.0,
+                    help="idle pause before each peer's block of repetitions, so that the runtime threads "
+                    "of the peer before it (TBB, SYCL, ORT) stop spinning and leave the cores to it")
     ap.add_argument("--max-run-s", type=float, default=2.0,
                     help="a peer whose first run takes longer is reported as too slow and not timed")
     ap.add_argument("--clock", default="wall", choices=("wall", "cpu"),
@@ -203,6 +206,10 @@ def bench_problem(lib, prob, layout, threads, a, workload):
     samples = {p.name: [] for p in live}
     for _ in range(rounds):  # A B A B ...: every peer once per round, same order
         for p in live:
+            # With 2 threads on 2 vCPUs, a previous peer's idle runtime thread that still
+            # spins preempts this peer's helper thread for a scheduler slice: seen, a 36 us
+            # gnk call at 252 us median and a 40 us memcpy at 4 ms. The pause lets them park.
+            time.sleep(a.settle_ms / 1e3)
             samples[p.name].append(p.run(1, chunk[p.name]))
     for p in live:
         p.close()

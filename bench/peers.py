@@ -366,6 +366,9 @@ class OnnxRuntime:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        # Idle ORT workers must not spin, as the OpenMP peers' do not (bench.py MALLOC_ENV):
+        # on 2 vCPUs a spinning one starves the next peer's threads.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         self.sess = ort.InferenceSession(model.SerializeToString(), so,
                                          providers=["CPUExecutionProvider"])

@@ -4,7 +4,13 @@
  * executing a plan) runs its job inline instead of queueing; results are the
  * same either way because the work split never changes the arithmetic.
  * Workers spin briefly (about 50 us) after a job (back-to-back layers are common) and then
- * sleep on a condition variable. Tasks are claimed with an atomic counter. */
+ * sleep on a condition variable. Tasks are claimed with an atomic counter.
+ *
+ * The caller never waits for a worker that has not woken up: a worker joins
+ * the job (the pool's one static job record, so that a late worker reads live
+ * memory) only while it is open, the caller closes it when its own share is
+ * done and then waits for the joined workers alone. A sleeping worker costs
+ * the caller a wake-up call, not the tens of microseconds of a wake-up. */
 #include "gnk_internal.h"
 
 #include <pthread.h>
@@ -28,17 +34,22 @@ typedef struct job {
   void *ctx;
   int64_t count;
   atomic_llong next;
-  int wanted;        /* workers 0..wanted-1 take part */
-  unsigned gen;      /* generation at which the job was published */
-  atomic_int active; /* workers still inside this job */
+  int wanted; /* workers 0..wanted-1 may take part */
+  /* (generation << 32) | JOB_CLOSED | workers inside: a worker joins by
+   * incrementing it while it names the generation it was woken for and is
+   * open; the caller sets JOB_CLOSED after its own drain and waits for the
+   * count to fall to 0. */
+  _Atomic uint64_t state;
 } job;
+#define JOB_CLOSED ((uint64_t)1 << 31)
+#define JOB_INSIDE ((uint64_t)JOB_CLOSED - 1)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER; /* guards start-up and `workers` */
 static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER; /* held by the caller running a job */
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
 static atomic_uint generation;
-static job *_Atomic current;
+static job the_job; /* written by the caller holding busy_lock, before `generation` moves */
 static int workers; /* started worker threads */
 static atomic_llong last_end_ns; /* when the last job ended (gnk_now_ns) */
 
@@ -78,17 +89,20 @@ static void *worker_main(void *arg) {
       while ((g = atomic_load(&generation)) == seen) pthread_cond_wait(&wake_cond, &wake_lock);
       pthread_mutex_unlock(&wake_lock);
     }
-    /* `current` is published before `generation` moves, so a job seen here is
-     * at least as new as g; each job is joined at most once (its gen). */
-    job *j = atomic_load_explicit(&current, memory_order_acquire);
-    if (j && j->gen != seen) {
-      seen = j->gen;
-      if (id < j->wanted) {
-        drain(j);
-        atomic_fetch_sub_explicit(&j->active, 1, memory_order_release);
-      }
-    } else {
-      seen = g;
+    /* The job record is filled before `generation` moves. A worker joins it
+     * only while its state names generation g and is open, and reads its
+     * fields only once joined (the caller cannot finish, nor the next caller
+     * refill the record, while a worker is inside): one that wakes after the
+     * caller has closed the job, or started a newer one, touches nothing. */
+    seen = g;
+    job *j = &the_job;
+    uint64_t st = atomic_load_explicit(&j->state, memory_order_acquire);
+    int joined = 0;
+    while (!joined && (unsigned)(st >> 32) == g && !(st & JOB_CLOSED))
+      joined = atomic_compare_exchange_weak_explicit(&j->state, &st, st + 1, memory_order_acq_rel, memory_order_acquire);
+    if (joined) {
+      if (id < j->wanted) drain(j);
+      atomic_fetch_sub_explicit(&j->state, 1, memory_order_release);
     }
   }
   return NULL;
@@ -124,15 +138,21 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
   }
   int helpers = ensure_workers(threads - 1);
   if (helpers > threads - 1) helpers = threads - 1;
-  job j = {task, ctx, count, 0, helpers, atomic_load(&generation) + 1u, helpers};
-  atomic_store_explicit(&current, &j, memory_order_release);
+  job *j = &the_job;
+  const unsigned gen = atomic_load(&generation) + 1u;
+  j->task = task;
+  j->ctx = ctx;
+  j->count = count;
+  atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+  j->wanted = helpers;
+  atomic_store_explicit(&j->state, (uint64_t)gen << 32, memory_order_release);
   pthread_mutex_lock(&wake_lock);
-  atomic_store_explicit(&generation, j.gen, memory_order_release);
+  atomic_store_explicit(&generation, gen, memory_order_release);
   pthread_cond_broadcast(&wake_cond);
   pthread_mutex_unlock(&wake_lock);
-  drain(&j);
-  while (atomic_load_explicit(&j.active, memory_order_acquire) > 0) sched_yield();
-  atomic_store(&current, NULL);
+  drain(j);
+  atomic_fetch_or_explicit(&j->state, JOB_CLOSED, memory_order_acq_rel);
+  while (atomic_load_explicit(&j->state, memory_order_acquire) & JOB_INSIDE) cpu_relax();
   atomic_store_explicit(&last_end_ns, (long long)gnk_now_ns(), memory_order_relaxed);
   pthread_mutex_unlock(&busy_lock);
 }

@@ -468,3 +468,40 @@ Test(threads, one_plan_many_executing_threads) {
       gnk_plan_destroy(plan);
     }
 }
+
+/* ---- the pool: every task of a job runs once, before the call returns ---- */
+/* The caller does not wait for a worker still asleep: a worker that wakes
+ * after the job is done (or once a newer job is running) must join nothing
+ * and run nothing. Jobs alternate with pauses around the workers' spin time
+ * (0-120 us), so workers wake up in every phase of the next job; each task
+ * counts its runs, checked when the call returns and again at the end. */
+typedef struct once_ctx { atomic_int *hits; } once_ctx;
+static void count_task(void *ctx, int64_t i) {
+  once_ctx *c = ctx;
+  for (volatile int spin = 0; spin < 2000; ++spin) {}
+  atomic_fetch_add_explicit(&c->hits[i], 1, memory_order_relaxed);
+}
+
+Test(threads, pool_runs_each_task_once_with_late_workers) {
+  enum { JOBS = 400, MAXT = 8 };
+  static atomic_int hits[JOBS][MAXT];
+  for (int j = 0; j < JOBS; ++j) {
+    const int64_t count = 1 + j % MAXT;
+    once_ctx c = {hits[j]};
+    const long pause_ns = (long)(j % 7) * 20000; /* 0..120 us */
+    if (pause_ns) {
+      struct timespec ts = {0, pause_ns};
+      nanosleep(&ts, NULL);
+    }
+    gnk_pool_parallel_for(2 + j % 3, count_task, &c, count);
+    for (int64_t i = 0; i < count; ++i)
+      cr_assert_eq(atomic_load(&hits[j][i]), 1, "job %d task %lld ran %d times by the return", j, (long long)i,
+                   atomic_load(&hits[j][i]));
+  }
+  struct timespec ms = {0, 5000000}; /* workers that were late have woken by now */
+  nanosleep(&ms, NULL);
+  for (int j = 0; j < JOBS; ++j)
+    for (int64_t i = 0; i < MAXT; ++i)
+      cr_assert_eq(atomic_load(&hits[j][i]), i < 1 + j % MAXT, "job %d task %lld: %d runs after the end", j,
+                   (long long)i, atomic_load(&hits[j][i]));
+}

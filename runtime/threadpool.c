@@ -152,7 +152,7 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
   pthread_mutex_unlock(&wake_lock);
   drain(j);
   atomic_fetch_or_explicit(&j->state, JOB_CLOSED, memory_order_acq_rel);
-  while (atomic_load_explicit(&j->state, memory_order_acquire) & JOB_INSIDE) cpu_relax();
+  while (atomic_load_explicit(&j->state, memory_order_acquire) & JOB_INSIDE) sched_yield(); /* a preempted worker may need this CPU */
   atomic_store_explicit(&last_end_ns, (long long)gnk_now_ns(), memory_order_relaxed);
   pthread_mutex_unlock(&busy_lock);
 }

@@ -141,6 +141,7 @@ int main(int argc, char **argv) {
   gnk_layout layout = GNK_LAYOUT_NCHW;
   gnk_dtype dtype = GNK_DTYPE_F32;
   int threads = 1, reps = 0;
+  unsigned mode = GNK_MEASURE; /* --estimate: the heuristic, as gnk_group_norm() uses it */
   const char *spec = NULL, *wisdom = NULL;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--layout") && i + 1 < argc) {
@@ -155,8 +156,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--wisdom") && i + 1 < argc) wisdom = argv[++i];
+    else if (!strcmp(argv[i], "--estimate")) mode = GNK_ESTIMATE;
     else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: gnk-run [--layout nchw|nhwc] [--dtype f32|f16|bf16] [--threads N] [--reps R] [--wisdom FILE] [SPEC]\n");
+      fprintf(stderr, "usage: gnk-run [--layout nchw|nhwc] [--dtype f32|f16|bf16] [--threads N] [--reps R] [--wisdom FILE] [--estimate] [SPEC]\n");
       return 2;
     } else spec = argv[i];
   }
@@ -180,9 +182,10 @@ int main(int argc, char **argv) {
   /* max_err = max |y - ref| / (1 + |ref|); the bound reflects the dtype's rounding. */
   const double err_bound = dtype == GNK_DTYPE_F32 ? 1e-4 : dtype == GNK_DTYPE_F16 ? 5e-3 : 2e-2;
   const size_t esize = dtype == GNK_DTYPE_F32 ? 4 : 2;
-  printf("gnk %s | cpu isa %s | L2 %zu KiB, L3 %zu KiB | layout %s | dtype %s | threads %d | workload %s\n", gnk_version(),
-         gnk_isa_name(gnk_cpu_isa()), gnk_cpu_cache_bytes(2) >> 10, gnk_cpu_cache_bytes(3) >> 10,
-         layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", dtype_name, threads, spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
+  printf("gnk %s | cpu isa %s | L2 %zu KiB, L3 %zu KiB | layout %s | dtype %s | threads %d | plans %s | workload %s\n",
+         gnk_version(), gnk_isa_name(gnk_cpu_isa()), gnk_cpu_cache_bytes(2) >> 10, gnk_cpu_cache_bytes(3) >> 10,
+         layout == GNK_LAYOUT_NCHW ? "nchw" : "nhwc", dtype_name, threads, mode == GNK_MEASURE ? "measured" : "estimated",
+         spec ? spec : "default (SD 1.5 UNet + VAE decoder)");
   printf("%-28s %-22s %-46s %10s %8s %7s %9s\n", "problem", "shape", "kernel", "time_us", "GB/s", "roof", "max_err");
   double tune_ns = 0, log_roof = 0, total_gnk = 0, total_copy = 0, worst_err = 0;
   int rows = 0, failures = 0;
@@ -194,7 +197,7 @@ int main(int argc, char **argv) {
     d.dtype = dtype;
     d.n = p->n; d.c = p->c; d.spatial = p->s; d.groups = p->groups; d.eps = p->eps; d.act = p->act;
     gnk_plan *plan;
-    gnk_plan_options o = {GNK_MEASURE, threads, NULL, NULL};
+    gnk_plan_options o = {mode, threads, NULL, NULL};
     const double t0 = now_ns();
     gnk_status st = gnk_plan_create_ex(&plan, &d, &o);
     tune_ns += now_ns() - t0;

@@ -34,7 +34,7 @@ KERNEL_SRC := $(GNK_KERNEL_SRC)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-asan test-python test-parity test-neon bench clean
+.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-run test-asan test-python test-parity test-neon bench clean
 all: lib build/gnk-run
 
 # ---------------------------------------------------------------- install
@@ -124,6 +124,13 @@ test-gen: | build/.deps
 test-c: build/test-gnk
 	./build/test-gnk --jobs 2
 
+# The main job's binary on a three-problem spec, tuned and estimated, both
+# layouts, 1 and 2 threads: it exits non-zero when a plan fails or an output
+# misses its float64 reference.
+test-run: build/gnk-run
+	./build/gnk-run bench/testdata/smoke.spec
+	./build/gnk-run --estimate --layout nhwc --threads 2 bench/testdata/smoke.spec
+
 # The whole C suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-asan: | build/.deps
@@ -147,6 +154,7 @@ test: | build/.deps
 	$(MAKE) --no-print-directory test-gen
 	$(MAKE) --no-print-directory -j$(NPROC) lib build/gnk-run build/test-gnk $(RESEARCH_TOOLS)
 	$(MAKE) --no-print-directory test-c
+	$(MAKE) --no-print-directory test-run
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-parity

@@ -121,20 +121,17 @@ static size_t parse_size(const char *s) {
 static int caches_from_sysfs(size_t *l2, size_t *l3) {
   int found = 0;
   for (int i = 0; i < 16; ++i) {
-    char path[96], level[16] = {0}, type[32] = {0}, size[32] = {0};
+    char path[96], level[16] = {0}, type[16] = {0}, size[16] = {0};
     const char *what[] = {"level", "type", "size"};
     char *into[] = {level, type, size};
     int ok = 1;
     for (int k = 0; k < 3 && ok; ++k) {
       snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", i, what[k]);
       FILE *f = fopen(path, "r");
-      ok = f && fgets(into[k], 16, f) != NULL;
+      ok = f && fgets(into[k], sizeof level, f) != NULL;
       if (f) fclose(f);
     }
-    if (!ok) {
-      if (i > 0) break;
-      return 0;
-    }
+    if (!ok) break; /* past the last cache (or no sysfs at all: nothing found) */
     if (!strncmp(type, "Instruction", 11)) continue;
     const size_t bytes = parse_size(size);
     if (!bytes) continue;

@@ -18,6 +18,9 @@ gnk_isa gnk_cpu_native_isa(void);       /* what the hardware + OS support */
 const char *gnk_cpu_signature(void);    /* vendor, model and ISA features, one line */
 int gnk_verbose(void);                  /* GNK_VERBOSE */
 int gnk_default_threads(void);          /* GNK_NUM_THREADS, else 1 */
+/* For tests and research tools: replace the detected cache sizes (0 keeps
+ * one; see gnk_cpu_cache_bytes). Not synchronized with planning on other threads. */
+void gnk_cpu_set_caches(size_t l2, size_t l3);
 
 /* ---- kernel registry (registry.c) ---- */
 typedef struct gnk_kernel {
@@ -72,10 +75,6 @@ static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_
   if (layout != GNK_LAYOUT_NCHW || group_bytes > gnk_l2_unit_bytes()) return GNK_PREFETCH_NONE;
   return tensor_bytes > gnk_l2_bytes() ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
 }
-
-/* For tests and research tools: replace the detected sizes (0 keeps one).
- * Not synchronized with planning on other threads. */
-void gnk_cpu_set_caches(size_t l2, size_t l3);
 
 typedef struct gnk_exec_cfg {
   const gnk_kernel *kernel;

@@ -7,7 +7,11 @@
  * the kernel's (possibly streamed) stores, so y may be cold: roof ratios come
  * from gnk-run and make bench, not from here.
  *
- *   build/phases KERNEL N C S      e.g. build/phases gnk_f32_nchw_gnsilu_g32c320__avx512_u4 2 320 4096 */
+ *   build/phases KERNEL N C S      e.g. build/phases gnk_f32_nchw_gnsilu_g32c320__avx512_u4 2 320 4096
+ *
+ * Channels-last tensors over gnk_stream_bytes() get the executor's prefetch
+ * distance (gnk_kargs.pf_rows); PFR=rows in the environment replaces it (0:
+ * no prefetch), to time the prefetch against none. */
 #include "gnk_internal.h"
 
 #include <stdio.h>
@@ -74,6 +78,8 @@ int main(int argc, char **argv) {
     a.chunk = S < 512 ? S : 512;
     a.nchunk = (S + a.chunk - 1) / a.chunk;
     units = N;
+    if ((size_t)total * 4 > gnk_stream_bytes()) a.pf_rows = (GNK_PF_BYTES + C * 4 - 1) / (C * 4);
+    if (getenv("PFR")) a.pf_rows = atoll(getenv("PFR")); /* research override, see above */
   }
   const int64_t K = a.nchunk;
   a.part = calloc((size_t)(N * G * K), sizeof(gnk_partial));

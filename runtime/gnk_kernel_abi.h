@@ -64,11 +64,12 @@ typedef struct gnk_kargs {
    * cache and the memory reads overlap the apply's writes. GNK_PREFETCH_L1
    * when the whole tensor fits in L2, GNK_PREFETCH_L2 when it streams. */
   int prefetch_next;
-  /* NHWC apply: prefetch x this many rows ahead into L1 (0: none). Set when
-   * the tensor streams from memory (gnk_stream_bytes()): the hardware
-   * prefetchers alone leave the apply ~25% slower there (GN+SiLU on 32-128
-   * MiB), while on tensors the last-level cache holds the extra instructions
-   * cost up to 3%. */
+  /* NHWC statistics and apply: prefetch x this many rows ahead into L2 (0:
+   * none). Set when the tensor streams from memory (gnk_stream_bytes()): the
+   * hardware prefetchers alone leave the statistics at half a plain read's
+   * rate there (their four-row steps are four short streams) and, on the Intel
+   * VM, the apply ~25% slower (GN+SiLU on 32-128 MiB), while on tensors the
+   * last-level cache holds the extra instructions cost up to 3%. */
   int64_t pf_rows;
 } gnk_kargs;
 

@@ -260,6 +260,58 @@ Test(threads, streamed_nhwc_prefetch_path, .timeout = 240) {
   free(beta);
 }
 
+/* The same prefetch path on small tensors, every split: with the L3 taken as
+ * 64 KiB, gnk_stream_bytes() is 32 KiB, so these tensors "stream" and the
+ * NHWC statistics (stats and the fused loop) and apply prefetch rows ahead
+ * (pf_rows 16 rows at 128 channels, 4 at 512, 10 at 200). Prefetches change
+ * no value: every split and thread count must give the bits of the units
+ * split on one thread, which match the reference. 700 rows: two row chunks,
+ * the second shorter than the prefetch distance at its end. */
+Test(threads, streamed_nhwc_prefetch_all_splits, .timeout = 240) {
+  static const int64_t shapes[][4] = {{2, 128, 700, 32}, {2, 512, 700, 32}, {3, 200, 700, 8}};
+  gnk_cpu_set_caches(0, (size_t)64 << 10);
+  cr_assert_eq(gnk_stream_bytes(), (size_t)32 << 10);
+  int kernels_run = 0, row_kernels = 0, block_kernels = 0;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+    for (int ki = 0; ki < gnk_registry_count(); ++ki) {
+      const gnk_kernel *k = gnk_registry_get(ki);
+      if (k->info.layout != GNK_LAYOUT_NHWC || !gnk_kernel_supported(ki)) continue;
+      gnk_desc d = make_desc(GNK_LAYOUT_NHWC, k->info.act, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+      d.dtype = k->info.dtype;
+      if (gnk_block_of(k, &d) < 0) continue; /* its own problem (0) or channel blocks of it */
+      const int64_t total = desc_numel(&d);
+      tbuf x = tbuf_new_t(d.dtype, total, 0);
+      float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+      cr_assert(gamma && beta);
+      rng r;
+      rng_seed(&r, 900 + s);
+      fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
+      fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+      fill_uniform(&r, beta, d.c, -0.5, 0.5);
+      tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
+      char msg[512];
+      cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
+      for (int sp = 0; sp < GNK_SPLIT_COUNT; ++sp)
+        for (int t = 1; t <= 3; t += 2) {
+          tbuf y = run_split(k, &d, &x, gamma, beta, (gnk_split)sp, t, 0);
+          cr_assert(!memcmp(units.v, y.v, (size_t)total * dtype_size(d.dtype)),
+                    "%s %s streamed: split %s on %d thread(s) changed bits", k->info.name, desc_str(&d),
+                    gnk_split_name((gnk_split)sp), t);
+          tbuf_free(&y);
+        }
+      tbuf_free(&units);
+      tbuf_free(&x);
+      free(gamma);
+      free(beta);
+      ++kernels_run;
+      row_kernels += strstr(k->info.name, "_row") != NULL;
+      block_kernels += gnk_block_of(k, &d) > 0;
+    }
+  cr_assert_gt(row_kernels, 0, "no row-order kernel ran");
+  cr_log_info("streamed_nhwc_prefetch_all_splits: %d kernels (%d row-order, %d in channel blocks)", kernels_run, row_kernels,
+              block_kernels);
+}
+
 /* ---- warm pool: problems under GNK_SERIAL_BYTES go threaded right after a job ---- */
 static void noop_task(void *ctx, int64_t i) { (void)ctx; (void)i; }
 

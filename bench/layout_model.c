@@ -10,7 +10,10 @@
  *   nhwc      the next sample's sums inside this sample's apply loop (gnk's
  *             fused schedule): x is read twice when a sample exceeds L2;
  *   nhwc-bK   the same over blocks of K channels (units = (sample, block)):
- *             a block may fit in L2, but its rows are read in strides.
+ *             a block may fit in L2, but its rows are read in strides;
+ *   nchw-st   per group: sum pass, then apply pass with regular stores;
+ *   pieces-8k the same per 8 KiB piece instead of per group (not a
+ *             GroupNorm: the second read comes from L1, see nchw_st).
  *
  *   make build/layout_model && ./build/layout_model N C S [REPS [BLOCK...]]
  *
@@ -29,7 +32,8 @@
 #include <time.h>
 
 static int64_t N, C, S, PF;
-static float *x, *y, *y2, *par;
+static float *x, *y, *y2, *y3, *par; /* y3: the regular-store rows' own output, so that the streamed
+                                        * stores of the other rows do not leave it in memory */
 static volatile float sink;
 
 static double now_us(void) {
@@ -66,6 +70,32 @@ static void nchw(int64_t cb) {
     }
   }
   v_fence();
+}
+
+/* Channels-first with regular stores (the kernels' store kind on tensors
+ * the caches hold), per group or, with piece > 0, per piece of `piece`
+ * floats: a sum pass, then an FMA pass over the same values. Pieces of 8 KiB
+ * are not a GroupNorm (the statistics need the whole group first); they show
+ * what a second read from L1 costs instead of one from L2/L3: on the Zen 4
+ * VM one core fills L1 at ~2 cycles per 64-byte line from L2 and from L3
+ * alike, memcpy fills two lines per line copied (x and y's read for
+ * ownership), a group larger than L1 three (x twice, y once). */
+static void nchw_st(int64_t piece) {
+  const int64_t gs = piece ? piece : C / 32 * S, total = N * C * S;
+  const vf k = v_set1(1.01f), h = v_set1(0.01f);
+  for (int64_t g0 = 0; g0 < total; g0 += gs) {
+    const float *xs = x + g0;
+    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
+    for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
+      const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
+      s0 = v_add(s0, a);
+      q0 = v_fma(a, a, q0);
+      s1 = v_add(s1, b);
+      q1 = v_fma(b, b, q1);
+    }
+    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+    for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) v_store(y3 + g0 + i, v_fma(v_load(xs + i), k, h));
+  }
 }
 
 /* Channels-last over units of cb channels of one sample: the sums of unit u+1
@@ -147,15 +177,18 @@ int main(int argc, char **argv) {
   x = aligned_alloc(64, bytes);
   y = aligned_alloc(64, bytes);
   y2 = aligned_alloc(64, bytes);
+  y3 = aligned_alloc(64, bytes);
   par = aligned_alloc(64, (size_t)(2 * C) * sizeof(float));
-  if (!x || !y || !y2 || !par) return 1;
+  if (!x || !y || !y2 || !y3 || !par) return 1;
   for (int64_t i = 0; i < N * C * S; ++i) x[i] = (float)(i % 977) * 0.01f;
   for (int64_t c = 0; c < 2 * C; ++c) par[c] = c < C ? 1.01f : 0.01f;
   memset(y, 0, bytes);
   memset(y2, 0, bytes);
+  memset(y3, 0, bytes);
 
-  row rows[16] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}};
-  int nrows = 3;
+  row rows[20] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}, {"nchw-st", nchw_st, 0}};
+  int nrows = 4;
+  if ((N * C * S) % 2048 == 0) rows[nrows++] = (row){"pieces-8k", nchw_st, 2048};
   int64_t blocks[13] = {64, 80, 128, 160};
   size_t nblocks = 4;
   if (argc > 5) {
@@ -179,7 +212,7 @@ int main(int argc, char **argv) {
     }
   printf("layout_model %lldx%lldx%lld f32 (%.1f MiB), median of %d rounds\n", (long long)N, (long long)C,
          (long long)S, (double)bytes / 1048576.0, reps);
-  double med[16];
+  double med[20];
   for (int k = 0; k < nrows; ++k) {
     qsort(t + k * reps, (size_t)reps, sizeof(double), cmp_double);
     med[k] = t[k * reps + reps / 2];

@@ -12,7 +12,9 @@
  *
  * Reading the output: an instruction at 0.5 cycles issues on two ports, one
  * at 2.0 cycles per 16 lanes (rcp14) on one port for two cycles. A SiLU of
- * n cheap operations plus one rcp14 needs at least (n + 2) / 2 cycles. */
+ * n cheap operations plus one rcp14 needs at least (n + 2) / 2 cycles. The
+ * *_div kernels' v_silu_div (one vdivps for rcp14, Newton step and multiply)
+ * is timed the same way. */
 #include "gnk.h"
 #include "isa/gnk_vec_avx512.h"
 
@@ -87,6 +89,7 @@ static float xin[NV * 16] __attribute__((aligned(64))), yout[NV * 16] __attribut
 #define IDENTITY_(z) (z)
 APPLY_COST(gn, IDENTITY_)
 APPLY_COST(silu, v_silu)
+APPLY_COST(silu_div, v_silu_div)
 
 int main(void) {
   const gnk_isa isa = gnk_cpu_isa(); /* CPUID and the OS's zmm state, as the registry sees them */
@@ -100,8 +103,9 @@ int main(void) {
   printf("cycles per zmm instruction (throughput): fma %.2f  reduce %.2f  scalef %.2f  rcp14 %.2f  div %.2f\n",
          cost_fma() * hz, cost_reduce() * hz, cost_scalef() * hz, cost_rcp14() * hz,
          cost_div() * hz);
-  const double gn = apply_gn(), silu = apply_silu();
-  printf("apply loop per 16 floats (L1): x*k+h %.2f cycles (%.2f ns), SiLU(x*k+h) %.2f cycles (%.2f ns)\n", gn * hz,
-         gn * 1e9, silu * hz, silu * 1e9);
+  const double gn = apply_gn(), silu = apply_silu(), silu_div = apply_silu_div();
+  printf("apply loop per 16 floats (L1): x*k+h %.2f cycles (%.2f ns), SiLU(x*k+h) %.2f cycles (%.2f ns), "
+         "the *_div kernels' SiLU %.2f cycles (%.2f ns)\n",
+         gn * hz, gn * 1e9, silu * hz, silu * 1e9, silu_div * hz, silu_div * 1e9);
   return 0;
 }

@@ -4,7 +4,8 @@
 --   lua5.4 gen/gnk_gen.lua --out generated [--default A.spec,B.spec] SPEC...
 --
 -- Emits into <out>/:
---   kernels/<name>.c        one kernel per (dtype, layout, act, groups, channels, ISA, unroll, store)
+--   kernels/<name>.c        one kernel per (dtype, layout, act, groups, channels, ISA, unroll, store,
+--                           order, SiLU form)
 --   gnk_kernels.inc         THE kernel list (X-macro); declarations, registry, tests
 --                           and benchmarks all include it
 --   kernels.mk              per-ISA source lists for the Makefile (per-file ISA flags)
@@ -64,8 +65,10 @@ local function add_kernel(k)
   k.store = k.store or "st"
   k.dtype = k.dtype or "f32"
   k.order = k.order or "blk"
-  k.name = string.format("gnk_%s_%s_%s_%s__%s_u%d%s%s", k.dtype, k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
-    k.store == "nt" and "_nt" or "", k.order == "row" and "_row" or "")
+  k.silu = k.silu or "rcp"
+  if k.silu == "div" and (k.act ~= "silu" or not isa.silu_div) then die("silu=div needs act=silu and an ISA with v_silu_div") end
+  k.name = string.format("gnk_%s_%s_%s_%s__%s_u%d%s%s%s", k.dtype, k.layout, ACT_OP[k.act], shape, k.isa, k.unroll,
+    k.store == "nt" and "_nt" or "", k.order == "row" and "_row" or "", k.silu == "div" and "_div" or "")
   if seen[k.name] then return end
   seen[k.name] = true
   k.isa_t = isa
@@ -155,6 +158,24 @@ for _, path in ipairs(spec_paths) do
   for _, k in ipairs(s.kernels) do add_kernel(k) end
 end
 
+-- The SiLU by division (ISAs with silu_div): a variant of every SiLU kernel
+-- of the widest unroll, generic ones included. Which form is faster depends on
+-- the core (AMD Zen 4: the division 16% faster per 16 floats, its divider
+-- being off the FMA pipes the SiLU saturates; Intel: vdivps was measured
+-- slower), so measure mode times both and estimate mode asks the CPU
+-- (gnk_cpu_silu_div(), runtime/cpu.c).
+do
+  local n = #kernels
+  for i = 1, n do
+    local k = kernels[i]
+    local widest = k.groups and k.isa_t.unrolls[#k.isa_t.unrolls] or k.isa_t.generic_unroll
+    if k.act == "silu" and k.isa_t.silu_div and k.silu == "rcp" and k.unroll == widest then
+      add_kernel({ dtype = k.dtype, layout = k.layout, act = k.act, isa = k.isa, unroll = k.unroll, groups = k.groups,
+                   channels = k.channels, store = k.store, order = k.order, silu = "div" })
+    end
+  end
+end
+
 table.sort(kernels, function(a, b)
   if a.dtype ~= b.dtype then return DTYPE_ORDER[a.dtype] < DTYPE_ORDER[b.dtype] end
   if a.layout ~= b.layout then return a.layout < b.layout end
@@ -166,7 +187,8 @@ table.sort(kernels, function(a, b)
   if a.isa_t.order ~= b.isa_t.order then return a.isa_t.order < b.isa_t.order end
   if a.unroll ~= b.unroll then return a.unroll < b.unroll end
   if a.store ~= b.store then return a.store < b.store end
-  return a.order < b.order
+  if a.order ~= b.order then return a.order < b.order end
+  return a.silu > b.silu -- "rcp" first
 end)
 
 -- Writing, only when changed.
@@ -186,9 +208,10 @@ end
 os.execute("mkdir -p '" .. out_dir .. "/kernels'")
 
 local function args_text(k)
-  return string.format("dtype=%s layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s order=%s",
+  return string.format("dtype=%s layout=%s act=%s groups=%s channels=%s isa=%s unroll=%d store=%s order=%s%s",
     k.dtype, k.layout, k.act, k.groups and tostring(k.groups) or "runtime",
-    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store, k.order)
+    k.channels and tostring(k.channels) or "runtime", k.isa, k.unroll, k.store, k.order,
+    k.silu == "div" and " silu=div" or "")
 end
 
 local wanted = {}

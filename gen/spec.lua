@@ -3,7 +3,7 @@
 -- Format (one record per line; `#` starts a comment; blank lines ignored):
 --   problem <name> count=<k> n=<N> c=<C> h=<H> w=<W> groups=<G> eps=<e> act=<none|silu|relu>
 --       a GroupNorm problem of a model; `spatial=<S>` may replace h and w.
---   kernel layout=<nchw|nhwc> isa=<scalar|avx2|avx512> groups=<G> channels=<C> act=<...> unroll=<u> [store=st|nt] [order=blk|row] [dtype=f32|f16|bf16]
+--   kernel layout=<nchw|nhwc> isa=<scalar|avx2|avx512> groups=<G> channels=<C> act=<...> unroll=<u> [store=st|nt] [order=blk|row] [dtype=f32|f16|bf16] [silu=rcp|div]
 --       an explicit kernel variant to generate in addition to those the problems imply.
 local M = {}
 
@@ -59,7 +59,9 @@ function M.parse(text, path)
         local k = { layout = f.layout, isa = f.isa, act = act, dtype = f.dtype or "f32",
           groups = int_field(f, "groups", path, lineno, 1), channels = int_field(f, "channels", path, lineno, 1),
           unroll = int_field(f, "unroll", path, lineno, 1), store = f.store or "st",
-          order = f.order or "blk" }
+          order = f.order or "blk", silu = f.silu or "rcp" }
+        if k.silu ~= "rcp" and k.silu ~= "div" then fail(path, lineno, "silu must be rcp or div") end
+        if k.silu == "div" and act ~= "silu" then fail(path, lineno, "silu=div needs act=silu") end
         if k.order ~= "blk" and k.order ~= "row" then fail(path, lineno, "order must be blk or row") end
         if k.order == "row" and k.layout ~= "nhwc" then fail(path, lineno, "order=row is channels-last only") end
         if k.store ~= "st" and k.store ~= "nt" then fail(path, lineno, "store must be st or nt") end

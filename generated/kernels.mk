@@ -285,33 +285,52 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nchw_gn_g32c2048__avx512_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f32_nchw_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx512_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx512_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c64__avx512_u2.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c64__avx512_u4_nt.c \
@@ -355,45 +374,85 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx512_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx512_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g16c64__avx512_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx512_u4_nt_row.c \
@@ -417,15 +476,25 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f16_nchw_gn_g32c1280__avx512_u4.c \
   generated/kernels/gnk_f16_nchw_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f16_nchw_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_f16_nchw_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_f16_nchw_gnrelu_g32c128__avx512_u4.c \
@@ -440,15 +509,25 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_f16_nhwc_gn_g32c1280__avx512_u4.c \
   generated/kernels/gnk_f16_nhwc_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_g32c128__avx512_u4.c \
@@ -463,15 +542,25 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_bf16_nchw_gn_g32c1280__avx512_u4.c \
   generated/kernels/gnk_bf16_nchw_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c128__avx512_u4.c \
@@ -486,15 +575,25 @@ GNK_KERNELS_AVX512 := \
   generated/kernels/gnk_bf16_nhwc_gn_g32c1280__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gn_g32c2048__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx512_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx512_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_generic__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c64__avx512_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx512_u4.c \
@@ -512,15 +611,25 @@ GNK_KERNELS_AVX512BF16 := \
   generated/kernels/gnk_bf16_nchw_gn_g32c1280__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nchw_gn_g32c2048__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_generic__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c64__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c128__avx512bf16_u4.c \
@@ -535,15 +644,25 @@ GNK_KERNELS_AVX512BF16 := \
   generated/kernels/gnk_bf16_nhwc_gn_g32c1280__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gn_g32c2048__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx512bf16_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx512bf16_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_generic__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c64__avx512bf16_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx512bf16_u4.c \

@@ -18,6 +18,9 @@ gnk_isa gnk_cpu_native_isa(void);       /* what the hardware + OS support */
 const char *gnk_cpu_signature(void);    /* vendor, model and ISA features, one line */
 int gnk_verbose(void);                  /* GNK_VERBOSE */
 int gnk_default_threads(void);          /* GNK_NUM_THREADS, else 1 */
+/* 1 when estimate mode takes the SiLU-by-division kernels (*_div): AMD
+ * cores, or GNK_SILU=div; measure mode times both forms wherever they exist. */
+int gnk_cpu_silu_div(void);
 /* For tests and research tools: replace the detected cache sizes (0 keeps
  * one; see gnk_cpu_cache_bytes). Not synchronized with planning on other threads. */
 void gnk_cpu_set_caches(size_t l2, size_t l3);

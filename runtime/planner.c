@@ -91,11 +91,15 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
  * the SD 1.5 workloads: highest ISA; specialized before generic; for
  * channels-last the row-order apply; streaming stores once the tensor is
  * larger than L2 can keep (y then leaves the cache anyway; below that the
- * next layer would read y from cache), regular stores otherwise; unroll 4.
+ * next layer would read y from cache), regular stores otherwise; for GN+SiLU
+ * the SiLU form the CPU prefers (gnk_cpu_silu_div: the *_div kernels on AMD);
+ * unroll 4.
  * Higher is better. */
 static long estimate_rank(const gnk_kernel_info *k, int big) {
   const int row = strstr(k->name, "_row") != NULL, nt = strstr(k->name, "_nt") != NULL;
-  return (long)k->isa * 100000 + (k->groups != 0) * 10000 + row * 1000 + (nt == big) * 100 + k->unroll;
+  const int div = strstr(k->name, "_div") != NULL; /* the SiLU form this CPU prefers, see gnk_cpu_silu_div */
+  return (long)k->isa * 1000000 + (k->groups != 0) * 100000 + row * 10000 + (nt == big) * 1000 +
+         (div == gnk_cpu_silu_div()) * 100 + k->unroll;
 }
 
 /* Estimate mode runs channels-last samples over half of L2 in channel blocks

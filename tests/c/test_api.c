@@ -548,3 +548,43 @@ Test(api, cache_sizes_from_environment) {
   cr_expect_str_eq(gnk_plan_schedule(p), "units");
   gnk_plan_destroy(p);
 }
+
+/* The SiLU form estimate mode takes (gnk_cpu_silu_div): the *_div kernels
+ * (z / (1 + 2^t) by vdivps) on AMD cores, the rcp14 + Newton ones elsewhere;
+ * GNK_SILU=div|rcp overrides, read once at the library's first use in this
+ * test's own process. Measure mode times both forms. */
+static void expect_silu_form(int want_div, const char *why) {
+  if (gnk_cpu_isa() < GNK_ISA_AVX512) {
+    cr_log_warn("SKIPPED: %s has no *_div kernels (AVX-512 only)", gnk_isa_name(gnk_cpu_isa()));
+    return;
+  }
+  cr_assert_eq(gnk_cpu_silu_div(), want_div, "%s", why);
+  for (int l = 0; l < 2; ++l) {
+    gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_SILU, 2, 1280, 64, 32); /* a spec problem: specialized kernels */
+    gnk_plan *p = NULL;
+    cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+    const char *k = gnk_plan_kernel_name(p);
+    cr_expect_eq(strstr(k, "_div") != NULL, want_div, "%s: estimate picked %s (%s)", desc_str(&d), k, why);
+    cr_expect(strstr(k, "generic") == NULL, "%s: estimate picked %s", desc_str(&d), k);
+    gnk_plan_destroy(p);
+    d.act = GNK_ACT_NONE; /* no SiLU, no *_div kernel */
+    cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+    cr_expect(strstr(gnk_plan_kernel_name(p), "_div") == NULL, "%s", gnk_plan_kernel_name(p));
+    gnk_plan_destroy(p);
+  }
+}
+
+Test(api, silu_form_default_by_vendor) {
+  unsetenv("GNK_SILU");
+  expect_silu_form(strstr(gnk_cpu_signature(), "AuthenticAMD") != NULL, "default: AMD cores divide");
+}
+
+Test(api, silu_form_from_environment_div) {
+  setenv("GNK_SILU", "div", 1);
+  expect_silu_form(1, "GNK_SILU=div");
+}
+
+Test(api, silu_form_from_environment_rcp) {
+  setenv("GNK_SILU", "rcp", 1);
+  expect_silu_form(0, "GNK_SILU=rcp");
+}

@@ -35,5 +35,14 @@ check("spec rejects groups not dividing c", not ok and tostring(err):find("y.spe
 ok, err = pcall(spec.parse, "problem a n=1 c=8 h=1 w=1 groups=2 act=gelu\n", "z.spec")
 check("spec rejects unknown act", not ok and tostring(err):find("z.spec:1", 1, true), err)
 
+-- kernel lines: the SiLU form is a variant of SiLU kernels only.
+s = spec.parse("kernel layout=nchw isa=avx512 groups=32 channels=320 act=silu unroll=4 silu=div\n", "k.spec")
+check("spec kernel silu=div", #s.kernels == 1 and s.kernels[1].silu == "div", "parse")
+ok, err = pcall(spec.parse, "kernel layout=nchw isa=avx512 groups=32 channels=320 act=none unroll=4 silu=div\n", "k2.spec")
+check("spec rejects silu=div without act=silu", not ok and tostring(err):find("k2.spec:1", 1, true), err)
+ok, err = pcall(template.render_file, "templates/gn_nchw.c.in",
+  { K = { name = "k", vec_header = "gnk_vec_avx512.h", act = "none", unroll = 4, store = "st", silu = "div" } })
+check("template refuses silu=div without SiLU", not ok and tostring(err):find("gn_nchw.c.in", 1, true), err)
+
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)

@@ -1,0 +1,628 @@
+/* Auto-generated file. Do not edit!
+ *   Generator: gen/gnk_gen.lua
+ *   Template:  templates/gn_nhwc.c.in
+ *   Arguments: dtype=f32 layout=nhwc act=silu groups=8 channels=480 isa=avx512 unroll=4 store=nt order=row silu=div
+ * Regenerate with `make gen`; `make check-gen` verifies this file. */
+#line 26 "templates/gn_nhwc.c.in"
+#include "gnk_kernel_abi.h"
+#include "isa/gnk_vec_avx512.h"
+#include "gnk_half.h"
+
+#define TILE GNK_NHWC_TILE_C
+#define LINE (64 / (int64_t)sizeof(float)) /* elements per cache line */
+
+/* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
+ * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
+ * whole row). The kernel sees a unit as a sample of C channels and G groups:
+ * partials (v * G + g), parameters v * C + c, exactly the whole-row indexing. */
+static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
+  const int64_t C = 480LL;
+  return ((v / a->nblk) * a->s + p) * (C * a->nblk) + (v % a->nblk) * C;
+}
+
+/* Statistics: one pass, row by row, shifted by an estimate of each
+ * group's mean. Each channel c keeps the shift k[c] of its group and sums
+ * t = x - k[c] and t^2 over the item's rows in f32 (stack arrays, L1); a
+ * group's sums are then the sums of its channels' (no per-channel
+ * finalization: with few rows, as in 8x8 images, that O(C) work in double
+ * would rival the pass itself). The rows are read once, left to right, so the
+ * hardware prefetchers see one sequential stream (a two-pass walk needs a
+ * column block to stay in L1 between passes and reads the rows in strides).
+ * A shift near the group mean keeps the sums small where the data has a
+ * large offset and the squares nearly as accurate as a second pass. Where the
+ * shift lands too far from a group's mean, the tile is summed again around
+ * the estimated means; a group that still cancels (squares that overflowed
+ * f32, |x| beyond ~1e18) is redone exactly (piece_exact). */
+#define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors, and
+                  * each f32 sum a chain of np/4 adds (128 for 512 rows) */
+
+/* Where x streams from memory (gnk_kargs.pf_rows > 0) the statistics
+ * prefetch the rows pfr ahead into L2, line by line: the four rows of a step
+ * are four short streams (one row each, 2 KiB at 512 channels), which the
+ * hardware prefetchers keep losing; without this the statistics of the VAE's
+ * 1x512x256x256 read at half the rate of a plain read of x (11.0 vs 5.5 ms on
+ * the Zen 4 VM), with it at the same rate. Into L2, not L1: prefetcht0 at the
+ * same distance did not help (measured). */
+#define PF_STATS(p) __builtin_prefetch((p), 0, 2)
+
+static inline void acc_rows(const float *x, int64_t ld, int64_t tc, int64_t pfr, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    if (pfr > 0 && (GNK_VL >= LINE || j % LINE == 0)) {
+#line 72 "templates/gn_nhwc.c.in"
+      PF_STATS(x + (pfr + 0) * ld + j);
+#line 72 "templates/gn_nhwc.c.in"
+      PF_STATS(x + (pfr + 1) * ld + j);
+#line 72 "templates/gn_nhwc.c.in"
+      PF_STATS(x + (pfr + 2) * ld + j);
+#line 72 "templates/gn_nhwc.c.in"
+      PF_STATS(x + (pfr + 3) * ld + j);
+#line 74 "templates/gn_nhwc.c.in"
+    }
+    const vf k = v_load(kk + j);
+#line 77 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
+#line 77 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load(x + 1 * ld + j), k);
+#line 77 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load(x + 2 * ld + j), k);
+#line 77 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load(x + 3 * ld + j), k);
+#line 79 "templates/gn_nhwc.c.in"
+    v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+    v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+  }
+  if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
+    const int64_t w = tc - j;
+    const vf k = v_load_tail(kk + j, w);
+#line 86 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load_tail(x + 0 * ld + j, w), k);
+#line 86 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub(v_load_tail(x + 1 * ld + j, w), k);
+#line 86 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub(v_load_tail(x + 2 * ld + j, w), k);
+#line 86 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub(v_load_tail(x + 3 * ld + j, w), k);
+#line 88 "templates/gn_nhwc.c.in"
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
+    v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
+  }
+}
+
+static inline void acc_row(const float *x, int64_t tc, const float *kk, float *ss, float *qq) {
+  int64_t j = 0;
+  for (; j + GNK_VL <= tc; j += GNK_VL) {
+    const vf t = v_sub(v_load(x + j), v_load(kk + j));
+    v_store(ss + j, v_add(v_load(ss + j), t));
+    v_store(qq + j, v_fma(t, t, v_load(qq + j)));
+  }
+  if (j < tc) {
+    const int64_t w = tc - j;
+    const vf t = v_sub(v_load_tail(x + j, w), v_load_tail(kk + j, w));
+    v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), t), w);
+    v_store_tail(qq + j, v_fma(t, t, v_load_tail(qq + j, w)), w);
+  }
+}
+
+/* pfr: prefetch distance in rows (0: none); only the run's own rows are prefetched. */
+static void shifted_sums(const float *x, int64_t ld, int64_t np, int64_t tc, int64_t pfr, const float *kk, float *ss, float *qq) {
+  for (int64_t j = 0; j < tc; j += GNK_VL) {
+    const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+    v_store_tail(ss + j, v_zero(), w);
+    v_store_tail(qq + j, v_zero(), w);
+  }
+  int64_t p = 0;
+  for (; p + ROWS <= np; p += ROWS) acc_rows(x + p * ld, ld, tc, p + pfr + ROWS <= np ? pfr : 0, kk, ss, qq);
+  for (; p < np; ++p) acc_row(x + p * ld, tc, kk, ss, qq);
+}
+
+/* 1 when m2 = q - s^2/n would lose more than 3 bits (s^2/n > 7/8 q, the
+ * shift over 2.6 std from the mean) or the f32 squares overflowed. */
+static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
+
+/* Mean and M2 of w channels (from x, row pitch ld) over np rows, two-pass in double. */
+static void piece_exact(const float *x, int64_t ld, int64_t np, int64_t w, double *mean, double *m2) {
+  double sm = 0.0;
+  for (int64_t p = 0; p < np; ++p)
+    for (int64_t c = 0; c < w; ++c) sm += (double)(float)(x[p * ld + c]);
+  const double m = sm / (double)(np * w);
+  double q = 0.0;
+  for (int64_t p = 0; p < np; ++p)
+    for (int64_t c = 0; c < w; ++c) {
+      const double t = (double)(float)(x[p * ld + c]) - m;
+      q += t * t;
+    }
+  *mean = m;
+  *m2 = q;
+}
+
+/* Chan's merge of (cnt, mean, m2) into *t (in double). */
+static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
+  const double n = t->count + cnt, delta = mean - t->mean;
+  t->mean += delta * (cnt / n);
+  t->m2 += m2 + delta * delta * (t->count * cnt / n);
+  t->count = n;
+}
+
+/* Sums of a group's per-channel values (its shift estimate, its f32 channel
+ * sums in double) in four interleaved chains: one chain of D dependent adds
+ * per group costs ~4 cycles an add, which at 8x8 images (64 rows) rivals the
+ * pass over the rows itself. The order is fixed, so every path agrees. */
+static inline float sum4_f32(const float *v, int64_t n) {
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += v[i];
+    a1 += v[i + 1];
+    a2 += v[i + 2];
+    a3 += v[i + 3];
+  }
+  for (; i < n; ++i) a0 += v[i];
+  return (a0 + a1) + (a2 + a3);
+}
+
+static inline double sum4_f64(const float *v, int64_t n) {
+  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += (double)v[i];
+    a1 += (double)v[i + 1];
+    a2 += (double)v[i + 2];
+    a3 += (double)v[i + 3];
+  }
+  for (; i < n; ++i) a0 += (double)v[i];
+  return (a0 + a1) + (a2 + a3);
+}
+
+/* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
+static inline void piece_of(int64_t g, int64_t D, int64_t c0, int64_t tc, int64_t *cs, int64_t *ce) {
+  *cs = g * D > c0 ? g * D : c0;
+  *ce = (g + 1) * D < c0 + tc ? (g + 1) * D : c0 + tc;
+}
+
+/* The shift of each group touching the tile [c0, c0 + tc): the mean of its
+ * channels over the item's first 8 rows (rows spread over the item would be
+ * better estimates, but reading them first breaks the one sequential stream:
+ * measured 3x slower), in kk[c - c0] for each channel c. */
+static void tile_shift(const float *xs, int64_t ld, int64_t np, int64_t c0, int64_t tc, int64_t D, float *kk) {
+  const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
+  const int64_t ns = np >= 8 ? 8 : np;
+  for (int64_t j = 0; j < tc; j += GNK_VL) {
+    const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
+    vf sk = v_zero();
+    for (int64_t r = 0; r < ns; ++r) sk = v_add(sk, v_load_tail(xs + r * ld + c0 + j, w));
+    v_store_tail(kk + j, v_mul(sk, v_set1(1.0f / (float)ns)), w);
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t cs, ce;
+    piece_of(g, D, c0, tc, &cs, &ce);
+    const float sk = sum4_f32(kk + (cs - c0), ce - cs) / (float)(ce - cs);
+    for (int64_t c = cs; c < ce; ++c) kk[c - c0] = sk;
+  }
+}
+
+/* The partials of the groups touching the tile, for item k of unit n, from
+ * the tile's first-pass sums ss/qq (shifted by kk). A shift that landed far
+ * from a group's mean (data trending over the rows) costs accuracy: then the
+ * tile is summed again, shifted by the means just estimated (the corrected
+ * two-pass algorithm, from L2); a group that still cancels is redone exactly. */
+static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const float *xs, int64_t np, int64_t c0, int64_t tc,
+                        float *kk, float *ss, float *qq) {
+  const int64_t C = 480LL, G = 8LL, D = C / G, ld = C * a->nblk;
+  const int64_t g0 = c0 / D, g1 = (c0 + tc - 1) / D + 1;
+  double psum[TILE], pq[TILE]; /* per piece (at most one per channel) */
+  int again = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) shifted_sums(xs + c0, ld, np, tc, 0, kk, ss, qq); /* from cache: no prefetch */
+    for (int64_t g = g0; g < g1; ++g) {
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
+      const double sm = sum4_f64(ss + (cs - c0), ce - cs), sq = sum4_f64(qq + (cs - c0), ce - cs);
+      psum[g - g0] = sm;
+      pq[g - g0] = sq;
+      again |= cancels(sm, sq, (double)np * (double)(ce - cs));
+    }
+    if (!again || pass == 1) break;
+    for (int64_t g = g0; g < g1; ++g) {
+      int64_t cs, ce;
+      piece_of(g, D, c0, tc, &cs, &ce);
+      const float kg = (float)((double)kk[cs - c0] + psum[g - g0] / ((double)np * (double)(ce - cs)));
+      for (int64_t c = cs; c < ce; ++c) kk[c - c0] = kg;
+    }
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t cs, ce;
+    piece_of(g, D, c0, tc, &cs, &ce);
+    const double cnt = (double)np * (double)(ce - cs), sm = psum[g - g0], sq = pq[g - g0];
+    double mean, m2;
+    if (cancels(sm, sq, cnt)) { /* still: overflow or pathological data */
+      piece_exact(xs + cs, ld, np, ce - cs, &mean, &m2);
+    } else { /* a NaN or Inf in the group reaches mean and m2 from here */
+      mean = (double)kk[cs - c0] + sm / cnt;
+      m2 = sq - sm * sm / cnt;
+    }
+    gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+    if (cs == g * D) {
+      t->mean = mean;
+      t->m2 = m2;
+      t->count = cnt;
+    } else {
+      merge_into(t, cnt, mean, m2);
+    }
+  }
+}
+
+/* One item: positions [p0, p0+np) of unit n. Channels go in tiles of at
+ * most TILE; a group cut by a tile edge gives one piece per tile, merged into
+ * the group's partial with Chan's formula. */
+static void stats_item(const gnk_kargs *a, int64_t it) {
+  const int64_t C = 480LL, G = 8LL, D = C / G, S = a->s, ld = C * a->nblk;
+  const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  const float *xs = (const float *)a->x + unit_row(a, n, p0);
+  float kk[TILE], ss[TILE], qq[TILE];
+  (void)G;
+  for (int64_t c0 = 0; c0 < C; c0 += TILE) {
+    const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
+    tile_shift(xs, ld, np, c0, tc, D, kk);
+    shifted_sums(xs + c0, ld, np, tc, a->pf_rows, kk, ss, qq);
+    tile_finish(a, n, k, xs, np, c0, tc, kk, ss, qq);
+  }
+}
+
+static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
+}
+
+#line 291 "templates/gn_nhwc.c.in"
+static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 297 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+    int64_t j = 0;
+    /* the item's own rows only; into L2: into L1 was 25% faster than none on
+     * the Intel VM and 25-30% slower on Zen 4, where into L2 is as fast as none */
+    const int pf = pfr > 0 && p + pfr < np;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 2);
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, v_silu_div(z0));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, v_silu_div(z1));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, v_silu_div(z2));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, v_silu_div(z3));
+#line 311 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_sub(v_load_tail(x + j, w), v_load_tail(sub + j, w)), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, v_silu_div(z), w);
+    }
+  }
+#line 349 "templates/gn_nhwc.c.in"
+}
+
+#line 291 "templates/gn_nhwc.c.in"
+static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 294 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 297 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+    int64_t j = 0;
+    /* the item's own rows only; into L2: into L1 was 25% faster than none on
+     * the Intel VM and 25-30% slower on Zen 4, where into L2 is as fast as none */
+    const int pf = pfr > 0 && p + pfr < np;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 2);
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, v_silu_div(z0));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, v_silu_div(z1));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, v_silu_div(z2));
+#line 309 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, v_silu_div(z3));
+#line 311 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_load_tail(x + j, w), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, v_silu_div(z), w);
+    }
+  }
+#line 349 "templates/gn_nhwc.c.in"
+}
+
+#line 291 "templates/gn_nhwc.c.in"
+static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 297 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+    int64_t j = 0;
+    /* the item's own rows only; into L2: into L1 was 25% faster than none on
+     * the Intel VM and 25-30% slower on Zen 4, where into L2 is as fast as none */
+    const int pf = pfr > 0 && p + pfr < np;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 2);
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, v_silu_div(z0));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, v_silu_div(z1));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, v_silu_div(z2));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, v_silu_div(z3));
+#line 311 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_sub(v_load_tail(x + j, w), v_load_tail(sub + j, w)), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, v_silu_div(z), w);
+    }
+  }
+#line 349 "templates/gn_nhwc.c.in"
+}
+
+#line 291 "templates/gn_nhwc.c.in"
+static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
+                  const float *scale, const float *shift) {
+#line 294 "templates/gn_nhwc.c.in"
+  (void)sub;
+#line 297 "templates/gn_nhwc.c.in"
+  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+    int64_t j = 0;
+    /* the item's own rows only; into L2: into L1 was 25% faster than none on
+     * the Intel VM and 25-30% slower on Zen 4, where into L2 is as fast as none */
+    const int pf = pfr > 0 && p + pfr < np;
+    for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
+      if (pf)
+        for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) __builtin_prefetch(x + pfr * ld + j + l, 0, 2);
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 306 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, v_silu_div(z0));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, v_silu_div(z1));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, v_silu_div(z2));
+#line 309 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, v_silu_div(z3));
+#line 311 "templates/gn_nhwc.c.in"
+    }
+    for (; j < C; j += GNK_VL) {
+      const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
+      const vf z = v_fma(v_load_tail(x + j, w), v_load_tail(scale + j, w), v_load_tail(shift + j, w));
+      v_store_tail(y + j, v_silu_div(z), w);
+    }
+  }
+#line 349 "templates/gn_nhwc.c.in"
+}
+
+#line 352 "templates/gn_nhwc.c.in"
+/* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
+ * runtime folded every mean of the unit into shift (sub all 0), one FMA
+ * per vector does it. */
+static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
+  const int64_t C = 480LL, S = a->s, ld = C * a->nblk;
+#line 358 "templates/gn_nhwc.c.in"
+  const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
+#line 360 "templates/gn_nhwc.c.in"
+  for (int64_t it = item0; it < item1; ++it) {
+    const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
+    const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+    const float *x = (const float *)a->x + unit_row(a, n, p0);
+    float *y = (float *)a->y + unit_row(a, n, p0);
+    const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
+    int folded = 1;
+    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+#line 369 "templates/gn_nhwc.c.in"
+    if (streamed) {
+      if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+      else apply_item_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+      continue;
+    }
+#line 375 "templates/gn_nhwc.c.in"
+    if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+    else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
+  }
+#line 379 "templates/gn_nhwc.c.in"
+  if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
+#line 381 "templates/gn_nhwc.c.in"
+}
+
+/* The normalization of item ia (rows of unit n: a sample, or a channel block
+ * of one) fused with the statistics of item is (the same rows of the next
+ * unit): four rows at a time, each column vector is normalized in unit n and
+ * summed in the next in one loop, so the reads of the next unit overlap the
+ * arithmetic and the stores of n.
+ * The sums are acc_rows'/acc_row's (same order per column) and y is apply's
+ * (element by element the same operations), so the bits do not depend on
+ * which path ran. One channel tile of whole vectors, y aligned for the streaming stores;
+ * otherwise the two phases run one after the other. */
+static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
+  const int64_t C = 480LL, G = 8LL, D = C / G, S = a->s, ld = C * a->nblk;
+  const int64_t na = ia / a->nchunk, nb = is / a->nchunk, k = ia % a->nchunk, p0 = k * a->chunk;
+  const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
+  float *y = (float *)a->y + unit_row(a, na, p0);
+  const int aligned = ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
+  if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned) {
+    apply(a, ia, ia + 1);
+    stats(a, is, is + 1);
+    return;
+  }
+  (void)G;
+  const float *x = (const float *)a->x + unit_row(a, na, p0), *xs = (const float *)a->x + unit_row(a, nb, p0);
+  const float *sub = a->sub + na * C, *scale = a->scale + na * C, *shift = a->shift + na * C;
+  int folded = 1;
+  for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+  float kk[TILE], ss[TILE], qq[TILE];
+  const int64_t pfr = a->pf_rows;
+  tile_shift(xs, ld, np, 0, C, D, kk);
+  for (int64_t j = 0; j < C; j += GNK_VL) {
+    v_store(ss + j, v_zero());
+    v_store(qq + j, v_zero());
+  }
+  int64_t p = 0;
+#line 418 "templates/gn_nhwc.c.in"
+  if (folded) { /* the means folded into shift: one FMA */
+    for (; p + ROWS <= np; p += ROWS) {
+      const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf && (GNK_VL >= LINE || j % LINE == 0)) {
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 0) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 1) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 2) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 3) * ld + j);
+#line 426 "templates/gn_nhwc.c.in"
+        }
+#line 430 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 0) * ld + j, v_silu_div(z0));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 1) * ld + j, v_silu_div(z1));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 2) * ld + j, v_silu_div(z2));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 3) * ld + j, v_silu_div(z3));
+#line 442 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; p < np; ++p) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 449 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j);
+        const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
+        v_stream(y + p * ld + j, v_silu_div(z));
+      }
+      acc_row(xs + p * ld, C, kk, ss, qq);
+    }
+#line 418 "templates/gn_nhwc.c.in"
+  } else { /* x - sub, then the FMA */
+    for (; p + ROWS <= np; p += ROWS) {
+      const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf && (GNK_VL >= LINE || j % LINE == 0)) {
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 0) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 1) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 2) * ld + j);
+#line 424 "templates/gn_nhwc.c.in"
+          PF_STATS(xs + (p + pfr + 3) * ld + j);
+#line 426 "templates/gn_nhwc.c.in"
+        }
+#line 428 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 430 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
+#line 432 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 435 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 0) * ld + j, v_silu_div(z0));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 1) * ld + j, v_silu_div(z1));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 2) * ld + j, v_silu_div(z2));
+#line 440 "templates/gn_nhwc.c.in"
+        v_stream(y + (p + 3) * ld + j, v_silu_div(z3));
+#line 442 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; p < np; ++p) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 447 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 449 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j);
+        const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
+        v_stream(y + p * ld + j, v_silu_div(z));
+      }
+      acc_row(xs + p * ld, C, kk, ss, qq);
+    }
+#line 456 "templates/gn_nhwc.c.in"
+  }
+#line 458 "templates/gn_nhwc.c.in"
+  v_fence(); /* order the streamed stores before the caller reads y */
+#line 460 "templates/gn_nhwc.c.in"
+  tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
+}
+
+const gnk_kernel_fns gnk_f32_nhwc_gnsilu_g8c480__avx512_u4_nt_row_div = {stats, apply, fused};

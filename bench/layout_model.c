@@ -47,21 +47,26 @@ static void copy(int64_t cb) {
   memcpy(y2, x, (size_t)(N * C * S) * sizeof(float));
 }
 
+/* The statistics' pass over gs values (the sums are not used: sink). */
+static void sums(const float *xs, int64_t gs) {
+  vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
+  for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
+    const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
+    s0 = v_add(s0, a);
+    q0 = v_fma(a, a, q0);
+    s1 = v_add(s1, b);
+    q1 = v_fma(b, b, q1);
+  }
+  sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+}
+
 /* Channels-first: group after group, the next one prefetched during the apply. */
 static void nchw(int64_t cb) {
   (void)cb;
   const int64_t gs = C / 32 * S, total = N * C * S;
   for (int64_t g0 = 0; g0 < total; g0 += gs) {
     const float *xs = x + g0;
-    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
-    for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
-      const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
-      s0 = v_add(s0, a);
-      q0 = v_fma(a, a, q0);
-      s1 = v_add(s1, b);
-      q1 = v_fma(b, b, q1);
-    }
-    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+    sums(xs, gs);
     const float *next = g0 + gs < total ? xs + gs : NULL;
     const vf k = v_set1(1.01f), h = v_set1(0.01f);
     for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) {
@@ -85,15 +90,7 @@ static void nchw_st(int64_t piece) {
   const vf k = v_set1(1.01f), h = v_set1(0.01f);
   for (int64_t g0 = 0; g0 < total; g0 += gs) {
     const float *xs = x + g0;
-    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
-    for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
-      const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
-      s0 = v_add(s0, a);
-      q0 = v_fma(a, a, q0);
-      s1 = v_add(s1, b);
-      q1 = v_fma(b, b, q1);
-    }
-    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+    sums(xs, gs);
     for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) v_store(y3 + g0 + i, v_fma(v_load(xs + i), k, h));
   }
 }

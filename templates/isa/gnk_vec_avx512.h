@@ -42,6 +42,18 @@ static inline vf v_relu(vf z) {
   /* max(z, 0) with NaN kept: vmaxps returns the second operand on NaN. */
   return _mm512_max_ps(v_zero(), z);
 }
+/* 1 + 2^t for t = -z * log2(e), the SiLU's denominator (both forms below). */
+static inline vf v_silu_den_(vf z) {
+  const vf t = _mm512_mul_ps(z, v_set1(-1.44269504088896341f));
+  const vf f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  vf p = v_set1(0.013534014113247395f);
+  p = v_fma(p, f, v_set1(0.05201131850481033f));
+  p = v_fma(p, f, v_set1(0.2414432018995285f));
+  p = v_fma(p, f, v_set1(0.6930036544799805f));
+  p = v_fma(p, f, v_set1(1.0000026226043701f));
+  const vf e = _mm512_scalef_round_ps(p, t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  return _mm512_add_ps(e, v_set1(1.0f));
+}
 /* z * sigmoid(z) = z / (1 + 2^t), t = -z * log2(e).
  * 2^t = 2^floor(t) * 2^f with f = t - floor(t) in [0, 1): vreduceps gives f
  * and vscalefps applies 2^floor(t) in one instruction each; 2^f is a degree-4
@@ -56,15 +68,7 @@ static inline vf v_relu(vf z) {
  * rcp14 has one port (2 cycles per 16 lanes): the SiLU's whole cost is
  * ~15 port-cycles per vector with the affine FMA. */
 static inline vf v_silu(vf z) {
-  const vf t = _mm512_mul_ps(z, v_set1(-1.44269504088896341f));
-  const vf f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  vf p = v_set1(0.013534014113247395f);
-  p = v_fma(p, f, v_set1(0.05201131850481033f));
-  p = v_fma(p, f, v_set1(0.2414432018995285f));
-  p = v_fma(p, f, v_set1(0.6930036544799805f));
-  p = v_fma(p, f, v_set1(1.0000026226043701f));
-  const vf e = _mm512_scalef_round_ps(p, t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const vf d = _mm512_add_ps(e, v_set1(1.0f));
+  const vf d = v_silu_den_(z);
   vf rc = _mm512_rcp14_ps(d);
   rc = v_fma(rc, _mm512_fnmadd_ps(d, rc, v_set1(1.0f)), rc); /* one Newton step */
   return _mm512_mul_ps(z, rc);
@@ -78,17 +82,7 @@ static inline vf v_silu(vf z) {
  * rel. error 6.2e-6 from the polynomial in both forms), and the same special
  * values: where 2^t overflows, d = FLT_MAX and y = z / FLT_MAX; silu(+Inf) =
  * +Inf; silu(-Inf) = -Inf / Inf = NaN; NaN stays NaN. Kernels *_div use it. */
-static inline vf v_silu_div(vf z) {
-  const vf t = _mm512_mul_ps(z, v_set1(-1.44269504088896341f));
-  const vf f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  vf p = v_set1(0.013534014113247395f);
-  p = v_fma(p, f, v_set1(0.05201131850481033f));
-  p = v_fma(p, f, v_set1(0.2414432018995285f));
-  p = v_fma(p, f, v_set1(0.6930036544799805f));
-  p = v_fma(p, f, v_set1(1.0000026226043701f));
-  const vf e = _mm512_scalef_round_ps(p, t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  return _mm512_div_ps(z, _mm512_add_ps(e, v_set1(1.0f)));
-}
+static inline vf v_silu_div(vf z) { return _mm512_div_ps(z, v_silu_den_(z)); }
 
 /* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
 typedef uint16_t gnk_f16_t;

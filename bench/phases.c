@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     a.chunk = S < 512 ? S : 512;
     a.nchunk = (S + a.chunk - 1) / a.chunk;
     units = N;
-    if ((size_t)total * 4 > gnk_stream_bytes()) a.pf_rows = (GNK_PF_BYTES + C * 4 - 1) / (C * 4);
+    a.pf_rows = gnk_nhwc_pf_rows((size_t)total * 4, (size_t)C * 4); /* as the executor */
     if (getenv("PFR")) a.pf_rows = atoll(getenv("PFR")); /* research override, see above */
   }
   const int64_t K = a.nchunk;

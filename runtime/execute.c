@@ -325,9 +325,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     a->nblk = C / a->c;
     r.units = N * a->nblk;
     r.unit_groups = a->groups;
-    const size_t row_bytes = (size_t)a->c * gnk_dtype_size(d->dtype);
-    if ((size_t)total * gnk_dtype_size(d->dtype) > gnk_stream_bytes())
-      a->pf_rows = (int64_t)((GNK_PF_BYTES + row_bytes - 1) / row_bytes);
+    a->pf_rows = gnk_nhwc_pf_rows((size_t)total * gnk_dtype_size(d->dtype), (size_t)a->c * gnk_dtype_size(d->dtype));
   }
   r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample (block) */
   r.items = r.units * r.unit_items;

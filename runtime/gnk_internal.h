@@ -74,6 +74,11 @@ static inline size_t gnk_stream_bytes(void) {
   return half_l3 < cap ? half_l3 : cap;
 }
 #define GNK_PF_BYTES 8192
+/* gnk_kargs.pf_rows for a channels-last tensor of rows of row_bytes: the rows
+ * in GNK_PF_BYTES where it streams, else 0. */
+static inline int64_t gnk_nhwc_pf_rows(size_t tensor_bytes, size_t row_bytes) {
+  return tensor_bytes > gnk_stream_bytes() ? (int64_t)((GNK_PF_BYTES + row_bytes - 1) / row_bytes) : 0;
+}
 
 /* The apply's prefetch of the next NCHW group (gnk_kargs.prefetch_next) when
  * units run one after another, from the group's and the tensor's bytes. */

@@ -36,54 +36,62 @@ static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
 #define ROWS 4 /* rows per step: one load/store of the sums per ROWS vectors, and
                   * each f32 sum a chain of np/4 adds (128 for 512 rows) */
 
-/* Where x streams from memory (gnk_kargs.pf_rows > 0) the statistics
- * prefetch the rows pfr ahead into L2, line by line: the four rows of a step
- * are four short streams (one row each, 2 KiB at 512 channels), which the
- * hardware prefetchers keep losing; without this the statistics of the VAE's
- * 1x512x256x256 read at half the rate of a plain read of x (11.0 vs 5.5 ms on
- * the Zen 4 VM), with it at the same rate. Into L2, not L1: prefetcht0 at the
- * same distance did not help (measured). */
-#define PF_STATS(p) __builtin_prefetch((p), 0, 2)
+/* Where x streams from memory (gnk_kargs.pf_rows > 0) the statistics and
+ * the apply prefetch rows pfr ahead, into L2. The statistics' four rows per
+ * step are four short streams (one row each, 2 KiB at 512 channels), which
+ * the hardware prefetchers keep losing: without the prefetch the statistics
+ * of the VAE's 1x512x256x256 read at half the rate of a plain read of x (11.0
+ * vs 5.5 ms on the Zen 4 VM), with it at the same rate; prefetcht0 at the
+ * same distance did not help. The apply's prefetch into L1 was 25% faster
+ * than none on the Intel VM and 25-30% slower on Zen 4, where into L2 is as
+ * fast as none. */
+#define PF_ROWS(p) __builtin_prefetch((p), 0, 2)
+
+/* The statistics' prefetch for column j of the step of four rows at p: once
+ * per cache line (vectors narrower than a line prefetch every other one). */
+static inline void pf_step(const uint16_t *p, int64_t ld, int64_t j) {
+  if (GNK_VL >= LINE || j % LINE == 0) {
+#line 74 "templates/gn_nhwc.c.in"
+    PF_ROWS(p + 0 * ld + j);
+#line 74 "templates/gn_nhwc.c.in"
+    PF_ROWS(p + 1 * ld + j);
+#line 74 "templates/gn_nhwc.c.in"
+    PF_ROWS(p + 2 * ld + j);
+#line 74 "templates/gn_nhwc.c.in"
+    PF_ROWS(p + 3 * ld + j);
+#line 76 "templates/gn_nhwc.c.in"
+  }
+}
 
 static inline void acc_rows(const uint16_t *x, int64_t ld, int64_t tc, int64_t pfr, const float *kk, float *ss, float *qq) {
   int64_t j = 0;
   for (; j + GNK_VL <= tc; j += GNK_VL) {
-    if (pfr > 0 && (GNK_VL >= LINE || j % LINE == 0)) {
-#line 72 "templates/gn_nhwc.c.in"
-      PF_STATS(x + (pfr + 0) * ld + j);
-#line 72 "templates/gn_nhwc.c.in"
-      PF_STATS(x + (pfr + 1) * ld + j);
-#line 72 "templates/gn_nhwc.c.in"
-      PF_STATS(x + (pfr + 2) * ld + j);
-#line 72 "templates/gn_nhwc.c.in"
-      PF_STATS(x + (pfr + 3) * ld + j);
-#line 74 "templates/gn_nhwc.c.in"
-    }
+    if (pfr > 0) pf_step(x + pfr * ld, ld, j);
     const vf k = v_load(kk + j);
-#line 77 "templates/gn_nhwc.c.in"
+#line 85 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_bf16(x + 0 * ld + j), k);
-#line 77 "templates/gn_nhwc.c.in"
+#line 85 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_bf16(x + 1 * ld + j), k);
-#line 77 "templates/gn_nhwc.c.in"
+#line 85 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_bf16(x + 2 * ld + j), k);
-#line 77 "templates/gn_nhwc.c.in"
+#line 85 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_bf16(x + 3 * ld + j), k);
-#line 79 "templates/gn_nhwc.c.in"
+#line 87 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 86 "templates/gn_nhwc.c.in"
+#line 94 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail_bf16(x + 0 * ld + j, w), k);
-#line 86 "templates/gn_nhwc.c.in"
+#line 94 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail_bf16(x + 1 * ld + j, w), k);
-#line 86 "templates/gn_nhwc.c.in"
+#line 94 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail_bf16(x + 2 * ld + j, w), k);
-#line 86 "templates/gn_nhwc.c.in"
+#line 94 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail_bf16(x + 3 * ld + j, w), k);
-#line 88 "templates/gn_nhwc.c.in"
+#line 96 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -274,121 +282,121 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 291 "templates/gn_nhwc.c.in"
+#line 299 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 319 "templates/gn_nhwc.c.in"
+#line 325 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 324 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 324 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 324 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 324 "templates/gn_nhwc.c.in"
+#line 330 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 328 "templates/gn_nhwc.c.in"
+#line 334 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 0 * GNK_VL, v_silu_div(z0));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 1 * GNK_VL, v_silu_div(z1));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 2 * GNK_VL, v_silu_div(z2));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 3 * GNK_VL, v_silu_div(z3));
-#line 335 "templates/gn_nhwc.c.in"
+#line 341 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 340 "templates/gn_nhwc.c.in"
+#line 346 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 342 "templates/gn_nhwc.c.in"
+#line 348 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * ld + j, w), s), k, h);
       v_store_tail_bf16(y + p * ld + j, v_silu_div(z), w);
     }
   }
-#line 349 "templates/gn_nhwc.c.in"
+#line 355 "templates/gn_nhwc.c.in"
 }
 
-#line 291 "templates/gn_nhwc.c.in"
+#line 299 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 294 "templates/gn_nhwc.c.in"
+#line 302 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 319 "templates/gn_nhwc.c.in"
+#line 325 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 326 "templates/gn_nhwc.c.in"
+#line 332 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 328 "templates/gn_nhwc.c.in"
+#line 334 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_bf16(x + p * ld + j + 0 * GNK_VL), k0, h0);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_bf16(x + p * ld + j + 1 * GNK_VL), k1, h1);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_bf16(x + p * ld + j + 2 * GNK_VL), k2, h2);
-#line 330 "templates/gn_nhwc.c.in"
+#line 336 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_bf16(x + p * ld + j + 3 * GNK_VL), k3, h3);
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 0 * GNK_VL, v_silu_div(z0));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 1 * GNK_VL, v_silu_div(z1));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 2 * GNK_VL, v_silu_div(z2));
-#line 333 "templates/gn_nhwc.c.in"
+#line 339 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 3 * GNK_VL, v_silu_div(z3));
-#line 335 "templates/gn_nhwc.c.in"
+#line 341 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 342 "templates/gn_nhwc.c.in"
+#line 348 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_bf16(x + p * ld + j, w), k, h);
       v_store_tail_bf16(y + p * ld + j, v_silu_div(z), w);
     }
   }
-#line 349 "templates/gn_nhwc.c.in"
+#line 355 "templates/gn_nhwc.c.in"
 }
 
-#line 352 "templates/gn_nhwc.c.in"
+#line 358 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1920LL, S = a->s, ld = C * a->nblk;
-#line 360 "templates/gn_nhwc.c.in"
+#line 366 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -397,11 +405,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     int folded = 1;
     for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 375 "templates/gn_nhwc.c.in"
+#line 381 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 381 "templates/gn_nhwc.c.in"
+#line 387 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -437,127 +445,107 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 418 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
-        if (pf && (GNK_VL >= LINE || j % LINE == 0)) {
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 0) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 1) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 2) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 3) * ld + j);
-#line 426 "templates/gn_nhwc.c.in"
-        }
-#line 430 "templates/gn_nhwc.c.in"
+        if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
+#line 432 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_bf16(x + (p + 0) * ld + j), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_bf16(x + (p + 1) * ld + j), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_bf16(x + (p + 2) * ld + j), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_bf16(x + (p + 3) * ld + j), vk, vh);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
 #line 437 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
+#line 439 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 0) * ld + j, v_silu_div(z0));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 1) * ld + j, v_silu_div(z1));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 2) * ld + j, v_silu_div(z2));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 3) * ld + j, v_silu_div(z3));
 #line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 0) * ld + j, v_silu_div(z0));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 1) * ld + j, v_silu_div(z1));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 2) * ld + j, v_silu_div(z2));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 3) * ld + j, v_silu_div(z3));
+#line 444 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 449 "templates/gn_nhwc.c.in"
+#line 451 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_bf16(x + p * ld + j), vk, vh);
         v_store_bf16(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 418 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
-        if (pf && (GNK_VL >= LINE || j % LINE == 0)) {
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 0) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 1) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 2) * ld + j);
-#line 424 "templates/gn_nhwc.c.in"
-          PF_STATS(xs + (p + pfr + 3) * ld + j);
-#line 426 "templates/gn_nhwc.c.in"
-        }
-#line 428 "templates/gn_nhwc.c.in"
-        const vf vs = v_load(sub + j);
+        if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
 #line 430 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 432 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_bf16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_bf16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_bf16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 432 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_bf16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 435 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
 #line 437 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
+#line 437 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
+#line 439 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 0) * ld + j, v_silu_div(z0));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 1) * ld + j, v_silu_div(z1));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 2) * ld + j, v_silu_div(z2));
-#line 440 "templates/gn_nhwc.c.in"
-        v_store_bf16(y + (p + 3) * ld + j, v_silu_div(z3));
 #line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 0) * ld + j, v_silu_div(z0));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 1) * ld + j, v_silu_div(z1));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 2) * ld + j, v_silu_div(z2));
+#line 442 "templates/gn_nhwc.c.in"
+        v_store_bf16(y + (p + 3) * ld + j, v_silu_div(z3));
+#line 444 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 447 "templates/gn_nhwc.c.in"
-        const vf vs = v_load(sub + j);
 #line 449 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 451 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_bf16(x + p * ld + j), vs), vk, vh);
         v_store_bf16(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 456 "templates/gn_nhwc.c.in"
+#line 458 "templates/gn_nhwc.c.in"
   }
-#line 460 "templates/gn_nhwc.c.in"
+#line 462 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -34,16 +34,17 @@ static void stats_exact(const uint16_t *p, int64_t len, gnk_partial *out) {
 
 /* Sums of (x - k) and (x - k)^2 over the run. */
 static void shifted_sums(const uint16_t *p, int64_t len, float k, double *s, double *sq) {
-  const vf vk = v_set1(k);
-#line 57 "templates/gn_nchw.c.in"
+  const vf vk = v_set1(k), m1 = v_minus_one_opaque();
+  (void)m1;
+#line 58 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 57 "templates/gn_nchw.c.in"
+#line 58 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 57 "templates/gn_nchw.c.in"
+#line 58 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 57 "templates/gn_nchw.c.in"
+#line 58 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 59 "templates/gn_nchw.c.in"
+#line 60 "templates/gn_nchw.c.in"
   /* Blocks of 64 values per lane are summed apart and then added up
    * (cascade): no f32 chain runs longer than 64 + len / (64 * lanes) adds,
    * also where lanes are few (scalar, 4 lanes). */
@@ -51,47 +52,51 @@ static void shifted_sums(const uint16_t *p, int64_t len, float k, double *s, dou
   int64_t i = 0;
   while (i < full) {
     const int64_t bend = full - i < 64 * 4 * GNK_VL ? full : i + 64 * 4 * GNK_VL;
-#line 67 "templates/gn_nchw.c.in"
+#line 68 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 67 "templates/gn_nchw.c.in"
+#line 68 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 67 "templates/gn_nchw.c.in"
+#line 68 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 67 "templates/gn_nchw.c.in"
+#line 68 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 69 "templates/gn_nchw.c.in"
+#line 70 "templates/gn_nchw.c.in"
     for (; i < bend; i += 4 * GNK_VL) {
-#line 71 "templates/gn_nchw.c.in"
+#line 77 "templates/gn_nchw.c.in"
       const vf t0 = v_sub(v_load_bf16(p + i + 0 * GNK_VL), vk);
+#line 79 "templates/gn_nchw.c.in"
       bd0 = v_add(bd0, t0);
       bq0 = v_fma(t0, t0, bq0);
-#line 71 "templates/gn_nchw.c.in"
-      const vf t1 = v_sub(v_load_bf16(p + i + 1 * GNK_VL), vk);
+#line 75 "templates/gn_nchw.c.in"
+      const vf t1 = v_sub_fma(v_load_bf16(p + i + 1 * GNK_VL), vk, m1);
+#line 79 "templates/gn_nchw.c.in"
       bd1 = v_add(bd1, t1);
       bq1 = v_fma(t1, t1, bq1);
-#line 71 "templates/gn_nchw.c.in"
+#line 77 "templates/gn_nchw.c.in"
       const vf t2 = v_sub(v_load_bf16(p + i + 2 * GNK_VL), vk);
+#line 79 "templates/gn_nchw.c.in"
       bd2 = v_add(bd2, t2);
       bq2 = v_fma(t2, t2, bq2);
-#line 71 "templates/gn_nchw.c.in"
-      const vf t3 = v_sub(v_load_bf16(p + i + 3 * GNK_VL), vk);
+#line 75 "templates/gn_nchw.c.in"
+      const vf t3 = v_sub_fma(v_load_bf16(p + i + 3 * GNK_VL), vk, m1);
+#line 79 "templates/gn_nchw.c.in"
       bd3 = v_add(bd3, t3);
       bq3 = v_fma(t3, t3, bq3);
-#line 75 "templates/gn_nchw.c.in"
+#line 82 "templates/gn_nchw.c.in"
     }
-#line 77 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 77 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 77 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 77 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 80 "templates/gn_nchw.c.in"
+#line 87 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf t = v_sub(v_load_bf16(p + i), vk);
@@ -103,16 +108,16 @@ static void shifted_sums(const uint16_t *p, int64_t len, float k, double *s, dou
     d0 = v_add(d0, t);
     q0 = v_fma(t, t, q0);
   }
-#line 92 "templates/gn_nchw.c.in"
+#line 99 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 92 "templates/gn_nchw.c.in"
+#line 99 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 92 "templates/gn_nchw.c.in"
+#line 99 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 95 "templates/gn_nchw.c.in"
+#line 102 "templates/gn_nchw.c.in"
   *s = (double)v_hsum(d0);
   *sq = (double)v_hsum(q0);
 }
@@ -161,41 +166,41 @@ static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
  * from L3 or memory (measured 3-11% faster there, 4-6% slower on 8x8 images). */
 #define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
 
-#line 148 "templates/gn_nchw.c.in"
+#line 155 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 156 "templates/gn_nchw.c.in"
-static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 161 "templates/gn_nchw.c.in"
-  const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
 #line 163 "templates/gn_nchw.c.in"
+static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
+#line 168 "templates/gn_nchw.c.in"
+  const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
+#line 170 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 176 "templates/gn_nchw.c.in"
+#line 183 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, v_relu(z0));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, v_relu(z1));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, v_relu(z2));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, v_relu(z3));
-#line 186 "templates/gn_nchw.c.in"
+#line 193 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load_bf16(x + i), vs), vk, vh);
@@ -207,43 +212,43 @@ static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, fl
   }
 }
 
-#line 153 "templates/gn_nchw.c.in"
+#line 160 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 156 "templates/gn_nchw.c.in"
+#line 163 "templates/gn_nchw.c.in"
 static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 158 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 163 "templates/gn_nchw.c.in"
+#line 170 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 176 "templates/gn_nchw.c.in"
+#line 183 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 178 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 181 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, v_relu(z0));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, v_relu(z1));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, v_relu(z2));
-#line 184 "templates/gn_nchw.c.in"
+#line 191 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, v_relu(z3));
-#line 186 "templates/gn_nchw.c.in"
+#line 193 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load_bf16(x + i), vk, vh);
@@ -255,7 +260,7 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
   }
 }
 
-#line 198 "templates/gn_nchw.c.in"
+#line 205 "templates/gn_nchw.c.in"
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 128LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -287,7 +292,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 232 "templates/gn_nchw.c.in"
+#line 239 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -319,27 +324,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 264 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 264 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 264 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 264 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 266 "templates/gn_nchw.c.in"
+#line 273 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 270 "templates/gn_nchw.c.in"
+#line 277 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 270 "templates/gn_nchw.c.in"
+#line 277 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 270 "templates/gn_nchw.c.in"
+#line 277 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 270 "templates/gn_nchw.c.in"
+#line 277 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 272 "templates/gn_nchw.c.in"
+#line 279 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -350,131 +355,131 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 284 "templates/gn_nchw.c.in"
+#line 291 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 289 "templates/gn_nchw.c.in"
+#line 296 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 293 "templates/gn_nchw.c.in"
+#line 300 "templates/gn_nchw.c.in"
           }
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 0 * GNK_VL, v_relu(z0));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 1 * GNK_VL, v_relu(z1));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 2 * GNK_VL, v_relu(z2));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 3 * GNK_VL, v_relu(z3));
-#line 302 "templates/gn_nchw.c.in"
+#line 309 "templates/gn_nchw.c.in"
         }
-#line 284 "templates/gn_nchw.c.in"
+#line 291 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 287 "templates/gn_nchw.c.in"
+#line 294 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 289 "templates/gn_nchw.c.in"
+#line 296 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 291 "templates/gn_nchw.c.in"
+#line 298 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 293 "templates/gn_nchw.c.in"
+#line 300 "templates/gn_nchw.c.in"
           }
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 295 "templates/gn_nchw.c.in"
+#line 302 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 0 * GNK_VL, v_relu(z0));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 1 * GNK_VL, v_relu(z1));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 2 * GNK_VL, v_relu(z2));
-#line 300 "templates/gn_nchw.c.in"
+#line 307 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 3 * GNK_VL, v_relu(z3));
-#line 302 "templates/gn_nchw.c.in"
+#line 309 "templates/gn_nchw.c.in"
         }
-#line 304 "templates/gn_nchw.c.in"
+#line 311 "templates/gn_nchw.c.in"
       }
     }
-#line 307 "templates/gn_nchw.c.in"
+#line 314 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 307 "templates/gn_nchw.c.in"
+#line 314 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 307 "templates/gn_nchw.c.in"
+#line 314 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 307 "templates/gn_nchw.c.in"
+#line 314 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 310 "templates/gn_nchw.c.in"
+#line 317 "templates/gn_nchw.c.in"
   }
-#line 312 "templates/gn_nchw.c.in"
+#line 319 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 312 "templates/gn_nchw.c.in"
+#line 319 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 312 "templates/gn_nchw.c.in"
+#line 319 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 318 "templates/gn_nchw.c.in"
+#line 325 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

@@ -29,6 +29,13 @@ static inline vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf v_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf v_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+/* x - k issued on the multiply-add pipes, bitwise x - k: see gnk_vec_avx512.h. */
+static inline vf v_minus_one_opaque(void) {
+  vf m = _mm256_set1_ps(-1.0f);
+  __asm__("" : "+x"(m));
+  return m;
+}
+static inline vf v_sub_fma(vf x, vf k, vf minus_one) { return _mm256_fmadd_ps(k, minus_one, x); }
 static inline vf v_sub_tail(vf x, vf m, int64_t n) {
   return _mm256_and_ps(_mm256_sub_ps(x, m), _mm256_castsi256_ps(v_mask_(n)));
 }

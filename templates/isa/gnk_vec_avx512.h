@@ -28,6 +28,19 @@ static inline vf v_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf v_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf v_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+/* x - k issued on the multiply-add pipes: fma(k, -1, x) is bitwise x - k
+ * (k * -1 is exact; one rounding), special values included. The statistics
+ * loops are add-bound on AMD Zen 4, whose FP adds and FMAs run on separate
+ * pipe pairs: moving some of their subtractions to the FMA pipes balances
+ * the two (Intel runs both on the same ports: no loss). `minus_one` must
+ * come from v_minus_one_opaque(), which hides the constant so that the
+ * compiler does not turn the FMA back into a subtraction. */
+static inline vf v_minus_one_opaque(void) {
+  vf m = _mm512_set1_ps(-1.0f);
+  __asm__("" : "+v"(m));
+  return m;
+}
+static inline vf v_sub_fma(vf x, vf k, vf minus_one) { return _mm512_fmadd_ps(k, minus_one, x); }
 /* (x - m) in lanes < n, 0 elsewhere: tails must not add (0 - m) to a sum. */
 static inline vf v_sub_tail(vf x, vf m, int64_t n) { return _mm512_maskz_sub_ps(v_mask_(n), x, m); }
 /* Fixed-order horizontal sum (deterministic). */

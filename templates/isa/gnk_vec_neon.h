@@ -46,6 +46,10 @@ static inline vf v_sub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf v_mul(vf a, vf b) { return vmulq_f32(a, b); }
 /* a * b + c, fused (FMLA). */
 static inline vf v_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+/* x - k (gnk_vec_avx512.h issues it on the FMA pipes; NEON cores share one
+ * set of pipes for both, so a plain subtraction). */
+static inline vf v_minus_one_opaque(void) { return vdupq_n_f32(-1.0f); }
+static inline vf v_sub_fma(vf x, vf k, vf minus_one) { (void)minus_one; return vsubq_f32(x, k); }
 static inline uint32x4_t v_mask_(int64_t n) {
   static const uint32_t iota[4] = {0, 1, 2, 3};
   const int64_t m = n < 0 ? 0 : n > 4 ? 4 : n;

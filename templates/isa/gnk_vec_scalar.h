@@ -23,6 +23,9 @@ static inline vf v_add(vf a, vf b) { return a + b; }
 static inline vf v_sub(vf a, vf b) { return a - b; }
 static inline vf v_mul(vf a, vf b) { return a * b; }
 static inline vf v_fma(vf a, vf b, vf c) { return a * b + c; } /* no FMA unit assumed */
+/* x - k (gnk_vec_avx512.h issues it on the FMA pipes; here a plain subtraction). */
+static inline vf v_minus_one_opaque(void) { return -1.0f; }
+static inline vf v_sub_fma(vf x, vf k, vf minus_one) { (void)minus_one; return x - k; }
 static inline vf v_sub_tail(vf x, vf m, int64_t n) { return n > 0 ? x - m : 0.0f; }
 static inline float v_hsum(vf v) { return v; }
 static inline vf v_relu(vf z) { return z > 0.0f || z != z ? z : 0.0f; }

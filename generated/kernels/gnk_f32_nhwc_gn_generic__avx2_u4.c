@@ -593,45 +593,121 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   int64_t p = 0;
 #line 507 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
+#line 509 "templates/gn_nhwc.c.in"
+    /* Two steps of four rows per column, the sums held in registers between
+     * them: half the loads and stores of ss and qq and of the parameters
+     * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
+     * 0-3) + tree(rows 4-7) is what two steps do: the same bits. Zen 4 VM,
+     * in-process A/B: 2x320x64x64 and 2x640x32x32 GN 0.92-0.94 of the
+     * four-row loop's time (one round in three even); with the SiLU the
+     * loop is bound by its arithmetic and keeps four rows. */
+    for (; p + 2 * ROWS <= np; p += 2 * ROWS) {
+      const int pf0 = pfr > 0 && p + pfr + ROWS <= np, pf1 = pfr > 0 && p + ROWS + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
+        if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
+#line 524 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+        vf s = v_load(ss + j), q = v_load(qq + j);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z00 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z01 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z02 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z03 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 533 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
+        q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * ld + j, z00);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * ld + j, z01);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * ld + j, z02);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * ld + j, z03);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z10 = v_fma(v_load(x + (p + 4) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z11 = v_fma(v_load(x + (p + 5) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z12 = v_fma(v_load(x + (p + 6) * ld + j), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z13 = v_fma(v_load(x + (p + 7) * ld + j), vk, vh);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
+#line 533 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
+        q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 4) * ld + j, z10);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 5) * ld + j, z11);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 6) * ld + j, z12);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 7) * ld + j, z13);
+#line 539 "templates/gn_nhwc.c.in"
+        v_store(ss + j, s);
+        v_store(qq + j, q);
+      }
+    }
+#line 544 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 515 "templates/gn_nhwc.c.in"
+#line 551 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 522 "templates/gn_nhwc.c.in"
+#line 558 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, z0);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, z1);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, z2);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, z3);
-#line 527 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 534 "templates/gn_nhwc.c.in"
+#line 570 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_store(y + p * ld + j, z);
@@ -640,58 +716,136 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     }
 #line 507 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
+#line 509 "templates/gn_nhwc.c.in"
+    /* Two steps of four rows per column, the sums held in registers between
+     * them: half the loads and stores of ss and qq and of the parameters
+     * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
+     * 0-3) + tree(rows 4-7) is what two steps do: the same bits. Zen 4 VM,
+     * in-process A/B: 2x320x64x64 and 2x640x32x32 GN 0.92-0.94 of the
+     * four-row loop's time (one round in three even); with the SiLU the
+     * loop is bound by its arithmetic and keeps four rows. */
+    for (; p + 2 * ROWS <= np; p += 2 * ROWS) {
+      const int pf0 = pfr > 0 && p + pfr + ROWS <= np, pf1 = pfr > 0 && p + ROWS + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
+        if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
+#line 522 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 524 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+        vf s = v_load(ss + j), q = v_load(qq + j);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z00 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z01 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z02 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z03 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
+#line 533 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
+        q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 0) * ld + j, z00);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 1) * ld + j, z01);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 2) * ld + j, z02);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 3) * ld + j, z03);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z10 = v_fma(v_sub(v_load(x + (p + 4) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z11 = v_fma(v_sub(v_load(x + (p + 5) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z12 = v_fma(v_sub(v_load(x + (p + 6) * ld + j), vs), vk, vh);
+#line 528 "templates/gn_nhwc.c.in"
+        const vf z13 = v_fma(v_sub(v_load(x + (p + 7) * ld + j), vs), vk, vh);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
+#line 531 "templates/gn_nhwc.c.in"
+        const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
+#line 533 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
+        q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 4) * ld + j, z10);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 5) * ld + j, z11);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 6) * ld + j, z12);
+#line 536 "templates/gn_nhwc.c.in"
+        v_store(y + (p + 7) * ld + j, z13);
+#line 539 "templates/gn_nhwc.c.in"
+        v_store(ss + j, s);
+        v_store(qq + j, q);
+      }
+    }
+#line 544 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 513 "templates/gn_nhwc.c.in"
+#line 549 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 515 "templates/gn_nhwc.c.in"
+#line 551 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 522 "templates/gn_nhwc.c.in"
+#line 558 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, z0);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, z1);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, z2);
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, z3);
-#line 527 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 532 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 534 "templates/gn_nhwc.c.in"
+#line 570 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_store(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 541 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
   }
-#line 545 "templates/gn_nhwc.c.in"
+#line 581 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

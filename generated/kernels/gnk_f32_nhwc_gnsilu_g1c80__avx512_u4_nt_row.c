@@ -647,45 +647,46 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   int64_t p = 0;
 #line 507 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
+#line 544 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 515 "templates/gn_nhwc.c.in"
+#line 551 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 522 "templates/gn_nhwc.c.in"
+#line 558 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_silu(z0));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_silu(z1));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_silu(z2));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_silu(z3));
-#line 527 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 534 "templates/gn_nhwc.c.in"
+#line 570 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
@@ -694,60 +695,61 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     }
 #line 507 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
+#line 544 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 513 "templates/gn_nhwc.c.in"
+#line 549 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 515 "templates/gn_nhwc.c.in"
+#line 551 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 517 "templates/gn_nhwc.c.in"
+#line 553 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 520 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 522 "templates/gn_nhwc.c.in"
+#line 558 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_silu(z0));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_silu(z1));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_silu(z2));
-#line 525 "templates/gn_nhwc.c.in"
+#line 561 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_silu(z3));
-#line 527 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 532 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 534 "templates/gn_nhwc.c.in"
+#line 570 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 541 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
   }
-#line 543 "templates/gn_nhwc.c.in"
+#line 579 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 545 "templates/gn_nhwc.c.in"
+#line 581 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

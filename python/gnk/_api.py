@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _lib as L
 
-__all__ = ["GnkError", "group_norm", "kernel_name", "run_kernel", "measure", "export_wisdom",
+__all__ = ["GnkError", "group_norm", "kernel_name", "plan_info", "run_kernel", "measure", "export_wisdom",
            "import_wisdom", "forget_wisdom", "wisdom_size", "kernels", "cpu_isa", "cache_sizes",
            "version", "plan_cache_size", "plan_cache_clear"]
 
@@ -158,6 +158,14 @@ class _Plan:
     @property
     def source(self):
         return _dec(L.lib().gnk_plan_source(self.handle))
+
+    @property
+    def schedule(self):
+        return _dec(L.lib().gnk_plan_schedule(self.handle))
+
+    @property
+    def threads(self):
+        return int(L.lib().gnk_plan_threads(self.handle))
 
 
 def _check_dtype(dtype):
@@ -309,6 +317,22 @@ def measure(shape, groups, layout="nchw", act=None, eps=1e-5, threads=None):
     """Plan the problem with GNK_MEASURE (recorded in wisdom); returns the kernel name."""
     with _Plan(_desc(shape, groups, layout, act, eps), L.GNK_MEASURE, threads) as plan:
         return plan.kernel_name
+
+
+def plan_info(shape, groups, layout="nchw", act=None, dtype="float32", eps=1e-5, threads=None,
+              measure=False):
+    """What the planner chooses for the problem, as gnk_group_norm would run it:
+    {"kernel": name, "schedule": "units" | "fused" | "phases", "threads": n,
+    "source": how it was chosen ("estimated", "measured", "wisdom", ...)}.
+    measure=True plans with GNK_MEASURE (timing every candidate, recorded in
+    wisdom), else GNK_ESTIMATE. Any schedule gives the same bits."""
+    if dtype == "bfloat16" and _BF16 is not None:
+        dtype = _BF16
+    dt = _check_dtype(dtype)
+    flags = L.GNK_MEASURE if measure else L.GNK_ESTIMATE
+    with _Plan(_desc(shape, groups, layout, act, eps, dt), flags, threads) as plan:
+        return {"kernel": plan.kernel_name, "schedule": plan.schedule, "threads": plan.threads,
+                "source": plan.source}
 
 
 def export_wisdom(path):

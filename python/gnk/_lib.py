@@ -177,6 +177,7 @@ _PROTOTYPES = {
     "gnk_plan_kernel_name": (_c.c_char_p, [_vp]),
     "gnk_plan_source": (_c.c_char_p, [_vp]),
     "gnk_plan_threads": (_c.c_int, [_vp]),
+    "gnk_plan_schedule": (_c.c_char_p, [_vp]),
     "gnk_plan_desc": (_c.POINTER(GnkDesc), [_vp]),
     "gnk_execute": (_st, [_vp, _vp, _vp, _vp, _vp]),
     "gnk_execute_stats": (_st, [_vp, _vp, _vp, _vp, _vp, _vp, _vp]),

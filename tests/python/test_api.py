@@ -171,6 +171,26 @@ def test_kernel_name():
 
 
 
+def test_plan_info_reports_the_planners_choice():
+    # The estimate rules (runtime/planner.c, split_for_units) on tensors far below any L2:
+    # channels-last fuses the next sample's statistics; a lone sample on two threads has
+    # too few units, so its phases spread over the threads; channels-first plain GN in
+    # cache fuses, GN+SiLU keeps whole units while there are 4 per thread (32 groups on
+    # 3 threads), else phases (2 groups).
+    cases = [((2, 4, 4, 64), 32, "nhwc", None, 1, "fused"), ((1, 4, 4, 64), 32, "nhwc", None, 2, "phases"),
+             ((1, 64, 4, 4), 32, "nchw", None, 1, "fused"), ((1, 64, 4, 4), 32, "nchw", "silu", 1, "units"),
+             ((1, 64, 4, 4), 32, "nchw", "silu", 3, "units"), ((1, 64, 4, 4), 2, "nchw", "silu", 3, "phases")]
+    for shape, G, layout, act, threads, schedule in cases:
+        info = gnk.plan_info(shape, G, layout, act, threads=threads)
+        assert info == {"kernel": gnk.kernel_name(shape, G, layout, act), "schedule": schedule,
+                        "threads": threads, "source": "estimate"}, (shape, G, layout, act, threads, info)
+    m = gnk.plan_info((1, 32, 8, 8), 8, "nchw", "silu", threads=1, measure=True)
+    assert m["source"] in ("measured", "wisdom") and m["schedule"] in ("units", "fused", "phases")
+    assert m["kernel"] in {k["name"] for k in gnk.kernels()}
+    with pytest.raises(gnk.GnkError):
+        gnk.plan_info((2, 320, 8), 3)
+
+
 def test_measure_returns_kernel():
     name = gnk.measure((1, 32, 8, 8), 8, "nchw", "silu")
     assert name.startswith("gnk_f32_")

@@ -93,8 +93,13 @@ build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 build/silu_cost build/layout_model: build/%: bench/%.c templates/isa/gnk_vec_avx512.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(GNK_ISA_FLAGS_AVX512) -o $@ $< build/libgnk.a $(LDLIBS)
 
+# Two builds of one kernel in one process (bench/kernel_ab.sh links it with both); make
+# test compiles it alone, so that -Werror keeps it compiling.
+build/kernel_ab.o: bench/kernel_ab.c runtime/gnk_internal.h runtime/gnk_kernel_abi.h | build/.deps
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c -o $@ bench/kernel_ab.c
+
 # The research tools are built (not run) by make test, so that -Werror keeps them compiling.
-RESEARCH_TOOLS := build/phases build/overhead \
+RESEARCH_TOOLS := build/phases build/overhead build/kernel_ab.o \
   $(if $(filter x86_64,$(shell uname -m)),build/silu_cost build/layout_model)
 
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.

@@ -32,7 +32,8 @@ static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
  * (k * -1 is exact; one rounding), special values included. The statistics
  * loops are add-bound on AMD Zen 4, whose FP adds and FMAs run on separate
  * pipe pairs: moving some of their subtractions to the FMA pipes balances
- * the two (Intel runs both on the same ports: no loss). `minus_one` must
+ * the two (Intel cores issue adds and FMAs on the same ports, so there it
+ * should change nothing; not measured there). `minus_one` must
  * come from v_minus_one_opaque(), which hides the constant so that the
  * compiler does not turn the FMA back into a subtraction. */
 static inline vf v_minus_one_opaque(void) {

@@ -91,29 +91,11 @@ int main(int argc, char **argv) {
     shift[i] = 0.1f;
     sub[i] = unfolded ? 0.3f : 0.0f; /* unfolded: the apply's x - sub path */
   }
-  gnk_kargs a;
-  memset(&a, 0, sizeof a);
-  a.x = x;
-  a.n = N;
-  a.c = C;
-  a.s = S;
-  a.groups = G;
-  a.nblk = 1;
+  gnk_kargs a = gnk_kargs_f32_whole_rows(nhwc ? GNK_LAYOUT_NHWC : GNK_LAYOUT_NCHW, x, NULL, N, C, S, G);
   a.sub = sub;
   a.scale = scale;
   a.shift = shift;
-  int64_t units;
-  if (!nhwc) { /* execute.c's chunking and prefetch kind */
-    a.chunk = 4096;
-    a.nchunk = (C / G * S + 4095) / 4096;
-    a.prefetch_next = gnk_prefetch_kind(GNK_LAYOUT_NCHW, (size_t)(C / G * S) * 4, bytes);
-    units = N * G;
-  } else {
-    a.chunk = S < 512 ? S : 512;
-    a.nchunk = (S + a.chunk - 1) / a.chunk;
-    a.pf_rows = gnk_nhwc_pf_rows(bytes, (size_t)C * 4);
-    units = N;
-  }
+  const int64_t units = nhwc ? N : N * G;
   const size_t pbytes = (size_t)(N * G * a.nchunk) * sizeof(gnk_partial);
   gnk_partial *part[2] = {calloc(1, pbytes), calloc(1, pbytes)};
   if (!part[0] || !part[1]) return 2;

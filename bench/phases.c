@@ -58,29 +58,9 @@ int main(int argc, char **argv) {
   if (!x || !y) return 1;
   for (int64_t i = 0; i < total; ++i) x[i] = (float)(i % 977) * 0.01f;
   memset(y, 0, (size_t)total * 4);
-  gnk_kargs a;
-  memset(&a, 0, sizeof a);
-  a.x = x;
-  a.y = y;
-  a.n = N;
-  a.c = C;
-  a.s = S;
-  a.groups = G;
-  a.nblk = 1; /* whole rows (no channel blocks) */
-  /* as the executor runs it (execute.c) */
-  a.prefetch_next = gnk_prefetch_kind(k->info.layout, (size_t)(C / G * S) * 4, (size_t)total * 4);
-  int64_t units;
-  if (!nhwc) { /* the executor's chunking (execute.c) */
-    a.chunk = 4096;
-    a.nchunk = (C / G * S + 4095) / 4096;
-    units = N * G;
-  } else {
-    a.chunk = S < 512 ? S : 512;
-    a.nchunk = (S + a.chunk - 1) / a.chunk;
-    units = N;
-    a.pf_rows = gnk_nhwc_pf_rows((size_t)total * 4, (size_t)C * 4); /* as the executor */
-    if (getenv("PFR")) a.pf_rows = atoll(getenv("PFR")); /* research override, see above */
-  }
+  gnk_kargs a = gnk_kargs_f32_whole_rows(k->info.layout, x, y, N, C, S, G); /* as the executor runs it */
+  const int64_t units = nhwc ? N : N * G;
+  if (nhwc && getenv("PFR")) a.pf_rows = atoll(getenv("PFR")); /* research override, see above */
   const int64_t K = a.nchunk;
   a.part = calloc((size_t)(N * G * K), sizeof(gnk_partial));
   float *sub = calloc((size_t)(N * C), 4), *scale = calloc((size_t)(N * C), 4), *shift = calloc((size_t)(N * C), 4);

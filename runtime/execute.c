@@ -12,15 +12,7 @@
  * the same bits on every instruction set (set_params_f32 has an AVX-512 copy). */
 #pragma STDC FP_CONTRACT OFF
 
-/* Chunk sizes: functions of the problem only (never of threads), so every
- * split computes the same partials. NCHW: 4096 values (16 KiB: L1-resident
- * when a chunk must be summed a second time, see the template). NHWC: 512
- * rows (fewer when S is smaller): the statistics are one sequential pass, the
- * per-chunk fold of channel statistics into groups (O(C) in double) is spread
- * over 512 rows, and no more because each channel's rows are summed in one
- * f32 lane. */
-#define NCHW_CHUNK 4096
-#define NHWC_ROWS 512
+/* Chunk sizes: gnk_chunking (gnk_internal.h). */
 
 /* Problems smaller than this (bytes of x) run on the calling thread unless the
  * pool is warm (see gnk_run); below GNK_TINY_BYTES always. */
@@ -308,16 +300,12 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   a->s = S;
   a->groups = G;
   if (d->layout == GNK_LAYOUT_NCHW) {
-    const int64_t gsize = r.D * S;
-    a->chunk = NCHW_CHUNK;
-    a->nchunk = (gsize + NCHW_CHUNK - 1) / NCHW_CHUNK;
+    gnk_chunking(d->layout, r.D * S, a);
     a->nblk = 1;
     r.units = N * G;
     r.unit_groups = 1;
   } else {
-    const int64_t rows = S < NHWC_ROWS ? S : NHWC_ROWS;
-    a->chunk = rows;
-    a->nchunk = (S + rows - 1) / rows;
+    gnk_chunking(d->layout, S, a);
     if (block > 0) { /* the kernel's view: one block of whole groups */
       a->c = block;
       a->groups = block / r.D;

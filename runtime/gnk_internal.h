@@ -87,6 +87,45 @@ static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_
   return tensor_bytes > gnk_l2_bytes() ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
 }
 
+/* Chunk sizes: functions of the problem only (never of threads), so every
+ * split computes the same partials. NCHW: 4096 values (16 KiB: L1-resident
+ * when a chunk must be summed a second time, see the template). NHWC: 512
+ * rows (fewer when S is smaller): the statistics are one sequential pass, the
+ * per-chunk fold of channel statistics into groups (O(C) in double) is spread
+ * over 512 rows, and no more because each channel's rows are summed in one
+ * f32 lane. */
+#define GNK_NCHW_CHUNK 4096
+#define GNK_NHWC_ROWS 512
+/* gnk_kargs.chunk and .nchunk of a unit of `len` values (NCHW: a group's
+ * D*S) or `len` rows (NHWC: S). */
+static inline void gnk_chunking(gnk_layout layout, int64_t len, gnk_kargs *a) {
+  const int64_t c = layout == GNK_LAYOUT_NCHW ? GNK_NCHW_CHUNK : len < GNK_NHWC_ROWS ? len : GNK_NHWC_ROWS;
+  a->chunk = c;
+  a->nchunk = (len + c - 1) / c;
+}
+
+/* The kernel arguments the executor gives a one-thread, whole-row f32 run of
+ * (N, C, S, G) (no channel blocks; sub/scale/shift/part left to the caller):
+ * its chunking, NCHW prefetch kind and NHWC prefetch distance. For the
+ * research tools that call the kernel ABI directly (bench/phases.c,
+ * bench/kernel_ab.c). */
+static inline gnk_kargs gnk_kargs_f32_whole_rows(gnk_layout layout, const float *x, float *y, int64_t N, int64_t C,
+                                                 int64_t S, int64_t G) {
+  gnk_kargs a = {0};
+  const size_t bytes = (size_t)(N * C * S) * sizeof(float);
+  a.x = x;
+  a.y = y;
+  a.n = N;
+  a.c = C;
+  a.s = S;
+  a.groups = G;
+  a.nblk = 1;
+  gnk_chunking(layout, layout == GNK_LAYOUT_NCHW ? C / G * S : S, &a);
+  a.prefetch_next = gnk_prefetch_kind(layout, (size_t)(C / G * S) * sizeof(float), bytes);
+  if (layout == GNK_LAYOUT_NHWC) a.pf_rows = gnk_nhwc_pf_rows(bytes, (size_t)C * sizeof(float));
+  return a;
+}
+
 typedef struct gnk_exec_cfg {
   const gnk_kernel *kernel;
   gnk_split split;

@@ -46,10 +46,15 @@ static inline float v_hsum(vf v) {
   return _mm_cvtss_f32(q);
 }
 static inline vf v_relu(vf z) { return _mm256_max_ps(v_zero(), z); }
-/* See gnk_vec_avx512.h; 2^k is built in the exponent bits (k in [-127, 127],
- * hence the clamp at 87), and rcp_ps (12 bits) needs two Newton steps. */
+/* See gnk_vec_avx512.h; 2^k is built in the exponent bits (k in [-126, 127],
+ * hence the clamps), and rcp_ps (12 bits) needs two Newton steps. The lower
+ * clamp, -88, keeps 1 + e^-z finite (at most ~1.8e38) but at least 2^126
+ * below z = -87.34, where rcp_ps flushes its tiny result to 0 and the Newton
+ * steps keep it 0 (d * 0 = 0, no Inf * 0): z * 0 is then -0, the scalar
+ * kernels' value, and NaN for z = -Inf, as PyTorch's z * sigmoid(z). A NaN z
+ * reaches the result through the final multiply (max_ps drops it). */
 static inline vf v_silu(vf z) {
-  vf zc = _mm256_min_ps(_mm256_max_ps(z, v_set1(-87.0f)), v_set1(87.0f));
+  vf zc = _mm256_min_ps(_mm256_max_ps(z, v_set1(-88.0f)), v_set1(87.0f));
   vf k = _mm256_round_ps(_mm256_mul_ps(zc, v_set1(-1.44269504088896341f)),
                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   vf r = v_fma(k, v_set1(0.693147180559945f), zc);

@@ -56,36 +56,37 @@ static inline vf v_relu(vf z) {
   /* max(z, 0) with NaN kept: vmaxps returns the second operand on NaN. */
   return _mm512_max_ps(v_zero(), z);
 }
-/* 1 + 2^t for t = -z * log2(e), the SiLU's denominator (both forms below). */
-static inline vf v_silu_den_(vf z) {
-  const vf t = _mm512_mul_ps(z, v_set1(-1.44269504088896341f));
+/* 2^f, f = t - floor(t) in [0, 1), for t = -z * log2(e): the polynomial part
+ * of the SiLU's denominator 1 + 2^t (both forms below scale it by
+ * 2^floor(t) with vscalefps, each with its own rounding). */
+static inline vf v_silu_pow2f_(vf t) {
   const vf f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   vf p = v_set1(0.013534014113247395f);
   p = v_fma(p, f, v_set1(0.05201131850481033f));
   p = v_fma(p, f, v_set1(0.2414432018995285f));
   p = v_fma(p, f, v_set1(0.6930036544799805f));
-  p = v_fma(p, f, v_set1(1.0000026226043701f));
-  const vf e = _mm512_scalef_round_ps(p, t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  return _mm512_add_ps(e, v_set1(1.0f));
+  return v_fma(p, f, v_set1(1.0000026226043701f));
 }
 /* z * sigmoid(z) = z / (1 + 2^t), t = -z * log2(e).
  * 2^t = 2^floor(t) * 2^f with f = t - floor(t) in [0, 1): vreduceps gives f
  * and vscalefps applies 2^floor(t) in one instruction each; 2^f is a degree-4
  * polynomial (Lawson-fitted, rel. error 2.7e-6); 1/(1 + 2^t) is rcp14 plus one
- * Newton step. No clamp: vscalefps rounds toward zero, so where 2^t overflows
- * (z < -88.7) it gives FLT_MAX, not Inf: d = FLT_MAX, rc ~ 0 and the Newton
- * step stays finite (with Inf it would be Inf * 0 = NaN); y is then about
- * z * 2^-128 (the true value is smaller still; 0 when denormals flush). NaN
- * stays NaN; z = -Inf gives NaN, as PyTorch's x * sigmoid(x) does. 12 vector
- * operations (the clamp was a 13th: 6% of the SiLU's time, measured in one
- * process).
- * rcp14 has one port (2 cycles per 16 lanes): the SiLU's whole cost is
- * ~15 port-cycles per vector with the affine FMA. */
+ * Newton step. Here vscalefps rounds toward zero, so where 2^t overflows
+ * (z < -88.7) it gives FLT_MAX, not Inf: d = FLT_MAX, rc ~ 2^-128 and the
+ * Newton step stays finite (with Inf it would be Inf * 0 = NaN). The
+ * numerator is max(z, -1e4): for z < -1e4 the product z * 2^-128 would no
+ * longer be ~0 (silu(-1e38) came out -0.29), while d, from z itself, is NaN
+ * for z = -Inf (vreduceps(Inf) is NaN), so silu(-Inf) is NaN, as PyTorch's
+ * x * sigmoid(x); vmaxps returns its second operand, z, for a NaN z. For
+ * -1e4 <= z < -88.7, y is about z * 2^-128 (the true value is smaller still).
+ * 13 vector operations; rcp14 has one port (2 cycles per 16 lanes). */
 static inline vf v_silu(vf z) {
-  const vf d = v_silu_den_(z);
+  const vf t = _mm512_mul_round_ps(z, v_set1(-1.44269504088896341f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const vf p = v_silu_pow2f_(t);
+  const vf d = _mm512_add_ps(_mm512_scalef_round_ps(p, t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC), v_set1(1.0f));
   vf rc = _mm512_rcp14_ps(d);
   rc = v_fma(rc, _mm512_fnmadd_ps(d, rc, v_set1(1.0f)), rc); /* one Newton step */
-  return _mm512_mul_ps(z, rc);
+  return _mm512_mul_ps(_mm512_max_ps(v_set1(-1e4f), z), rc);
 }
 /* The same SiLU as z / (1 + 2^t) by one division, in place of rcp14, the
  * Newton step and the multiply. vdivps runs on its own unit: on AMD Zen 4 its
@@ -93,10 +94,16 @@ static inline vf v_silu(vf z) {
  * on the FMA/add pipes, which lose three operations (9.9 against 11.7-11.9
  * cycles per 16 floats with the affine FMA, ./build/silu_cost); on the Intel
  * VM vdivps measured slower. Correctly rounded, so at least as accurate (max.
- * rel. error 6.2e-6 from the polynomial in both forms), and the same special
- * values: where 2^t overflows, d = FLT_MAX and y = z / FLT_MAX; silu(+Inf) =
- * +Inf; silu(-Inf) = -Inf / Inf = NaN; NaN stays NaN. Kernels *_div use it. */
-static inline vf v_silu_div(vf z) { return _mm512_div_ps(z, v_silu_den_(z)); }
+ * rel. error 6.2e-6 from the polynomial in both forms). vscalefps rounds to
+ * nearest here, so where 2^t overflows (z < -88.7) d is +Inf and y = z / Inf
+ * = -0, the value rounded (the true one is below 1e-36); silu(+Inf) = +Inf;
+ * silu(-Inf) = -Inf / NaN = NaN; NaN stays NaN. Kernels *_div use it. */
+static inline vf v_silu_div(vf z) {
+  const vf t = _mm512_mul_ps(z, v_set1(-1.44269504088896341f));
+  const vf p = v_silu_pow2f_(t);
+  return _mm512_div_ps(z, _mm512_add_ps(_mm512_scalef_round_ps(p, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                                        v_set1(1.0f)));
+}
 
 /* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
 typedef uint16_t gnk_f16_t;

@@ -70,11 +70,17 @@ static inline vf v_relu(vf z) { return vmaxq_f32(z, vdupq_n_f32(0.0f)); }
 /* z * sigmoid(z) = z / (1 + exp(-z)), the algorithm of gnk_vec_avx512.h:
  * exp(-z) = 2^k * e^(-r), k = round(-z*log2(e)) (to nearest even), r = z + k*ln2,
  * e^(-r) by the same degree-5 polynomial; 2^k is built in the exponent bits
- * (k in [-126, 126], hence the clamp at 87); 1/(1+e) by FRECPE (8 bits) and
+ * (k in [-126, 128], hence the clamps); 1/(1+e) by FRECPE (8 bits) and
  * two Newton steps (FRECPS: 2 - d*rc, fused), i.e. full f32 precision.
+ * The lower clamp, -88.8, lets k reach 128 below z = -88.4, whose exponent
+ * bits are +Inf: d = Inf, FRECPE gives 0 and FRECPS(Inf, 0) is 2 by
+ * definition (no Inf * 0), so rc = 0 and z * 0 is -0 (the scalar kernels'
+ * value; the true one is below 1e-36) and NaN for z = -Inf, as PyTorch's
+ * z * sigmoid(z). Above, d up to ~2.4e38 stays finite and FRECPE's estimate
+ * of its reciprocal is subnormal (FZ off), refined by the same steps.
  * FMAX/FMIN propagate NaN, so a NaN z stays NaN. */
 static inline vf v_silu(vf z) {
-  const vf zc = vminq_f32(vmaxq_f32(z, vdupq_n_f32(-87.0f)), vdupq_n_f32(87.0f));
+  const vf zc = vminq_f32(vmaxq_f32(z, vdupq_n_f32(-88.8f)), vdupq_n_f32(87.0f));
   const int32x4_t ki = vcvtnq_s32_f32(vmulq_f32(zc, vdupq_n_f32(-1.44269504088896341f)));
   const vf k = vcvtq_f32_s32(ki);
   const vf r = v_fma(k, vdupq_n_f32(0.693147180559945f), zc);

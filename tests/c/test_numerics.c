@@ -256,8 +256,9 @@ Test(numerics, nan_and_inf_stay_in_their_group) {
 Test(numerics, silu_range) {
   /* beta sweeps [-90, 90] over the channels; gamma alternates small (z stays
    * near beta) and large (z spreads over tens of units), so z covers the
-   * whole range including the AVX2/NEON clamps (|z| > 87) and z < -88.7,
-   * where exp(-z) overflows f32 (AVX-512 saturates it at FLT_MAX instead).
+   * whole range including the AVX2/NEON clamps (z > 87, z < -88 / -88.8)
+   * and z < -88.7, where exp(-z) overflows f32 (the AVX-512 rcp14 form
+   * saturates it at FLT_MAX instead).
    * Every SiLU kernel runs on its own shape (generic ones on C = 64). */
   rng r;
   rng_seed(&r, 6);
@@ -279,6 +280,45 @@ Test(numerics, silu_range) {
     tbuf y = tbuf_new(C * S, 1);
     cr_assert_eq(gnk_kernel_run(i, &d, x, y.p, gamma, beta), GNK_OK, "%s: %s", k.name, gnk_last_error());
     cr_assert_eq(ref_check_all(&d, x, gamma, beta, y.p, msg, sizeof msg), 0, "%s: %s", k.name, msg);
+    cr_assert(tbuf_guards_ok(&y));
+    tbuf_free(&y);
+    free(x);
+    free(gamma);
+    free(beta);
+    ++tested;
+  }
+  cr_assert_gt(tested, 0, "no SiLU kernel runs on this CPU");
+}
+
+/* z = +Inf and z = -Inf (beta = +-Inf, finite x): silu(+Inf) = +Inf and
+ * silu(-Inf) = -Inf * sigmoid(-Inf) = NaN, as PyTorch's x * sigmoid(x), on
+ * every ISA (AVX2 and NEON once gave -Inf); the other channels stay finite. */
+Test(numerics, silu_of_infinities_is_the_same_on_every_isa) {
+  rng r;
+  rng_seed(&r, 7);
+  int tested = 0;
+  for (int i = 0; i < gnk_kernel_count(); ++i) {
+    gnk_kernel_info k;
+    cr_assert_eq(gnk_kernel_get_info(i, &k), GNK_OK);
+    if (k.act != GNK_ACT_SILU || k.dtype != GNK_DTYPE_F32 || !gnk_kernel_supported(i)) continue;
+    const int64_t C = k.groups ? k.channels : 64, G = k.groups ? k.groups : 16, S = 21;
+    gnk_desc d = make_desc(k.layout, GNK_ACT_SILU, 1, C, S, G);
+    float *x = malloc((size_t)(C * S) * sizeof *x), *gamma = malloc((size_t)C * sizeof *gamma),
+          *beta = malloc((size_t)C * sizeof *beta);
+    fill_normal(&r, x, C * S, 0.0, 1.0);
+    for (int64_t c = 0; c < C; ++c) {
+      gamma[c] = 1.0f;
+      beta[c] = c % 3 == 1 ? INFINITY : c % 3 == 2 ? -INFINITY : 0.25f;
+    }
+    tbuf y = tbuf_new(C * S, 1);
+    cr_assert_eq(gnk_kernel_run(i, &d, x, y.p, gamma, beta), GNK_OK, "%s: %s", k.name, gnk_last_error());
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < S; ++p) {
+        const float v = y.p[k.layout == GNK_LAYOUT_NCHW ? c * S + p : p * C + c];
+        if (c % 3 == 1) cr_assert(isinf(v) && v > 0, "%s: silu(+Inf) = %g at channel %lld", k.name, (double)v, (long long)c);
+        else if (c % 3 == 2) cr_assert(isnan(v), "%s: silu(-Inf) = %g at channel %lld", k.name, (double)v, (long long)c);
+        else cr_assert(isfinite(v), "%s: y = %g at channel %lld", k.name, (double)v, (long long)c);
+      }
     cr_assert(tbuf_guards_ok(&y));
     tbuf_free(&y);
     free(x);

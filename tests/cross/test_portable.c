@@ -14,7 +14,9 @@
  * whole group (and only it) into NaN, whatever the activation. With x = 0
  * (variance 0) y is exactly act(beta): for act none/relu it must equal
  * beta rounded to the dtype bit for bit, with betas chosen at the rounding
- * corner cases (ties, overflow, f16 subnormals, Inf, NaN). Then the
+ * corner cases (ties, overflow, f16 subnormals, Inf, NaN); with the SiLU,
+ * the same betas, silu(beta) within the tolerance, Infs exactly and
+ * silu(-Inf) NaN on every ISA. Then the
  * planner's choice with 1 and 2 threads (gnk_plan_create_ex) must give
  * bitwise identical results. Kernels the CPU does not support are skipped
  * (and must be refused by gnk_kernel_run).
@@ -149,7 +151,7 @@ static int data_make(const problem *p, rng *r, data *d) {
   for (int64_t c = 0; c < p->c; ++c) {
     if (d->gamma) put(d->gamma, pt, c, (float)((rng_next(r) & 1 ? 1 : -1) * rng_uniform(r, 0.5, 1.5)));
     if (d->beta) {
-      if (p->exact && p->act != GNK_ACT_SILU) {
+      if (p->exact) {
         const uint32_t bits = c < NSPECIAL ? SPECIAL_BETA[c] : (uint32_t)rng_next(r);
         float b;
         memcpy(&b, &bits, 4);
@@ -218,9 +220,20 @@ static uint32_t elem_bits(const void *y, gnk_dtype t, int64_t i) {
   return u;
 }
 
+/* want rounded to the dtype, as a double. */
+static double want_in_dtype(gnk_dtype t, double want) {
+  const uint32_t b = round_bits(t, (float)want);
+  const uint16_t h = (uint16_t)b;
+  float f;
+  memcpy(&f, &b, 4);
+  return t == GNK_DTYPE_F32 ? (double)f : get(&h, t, 0);
+}
+
 /* Compares y with the reference; prints up to `*budget` mismatches. An
  * exact problem (act none/relu) must give the reference rounded to the dtype
- * bit for bit (any NaN for a NaN). */
+ * bit for bit (any NaN for a NaN); with the SiLU, within the tolerance, an
+ * infinite result (silu(+Inf), or a value beyond the dtype's range) exactly,
+ * and silu(-Inf) = -Inf * sigmoid(-Inf) NaN, as the reference. */
 static int compare(const problem *p, const data *d, const void *y, const char *who, int *budget) {
   double rel, abs_;
   tolerance(p->dtype, &rel, &abs_);
@@ -238,6 +251,7 @@ static int compare(const problem *p, const data *d, const void *y, const char *w
       if (!ok && p->isa == GNK_ISA_AVX512_BF16 && (w & 0x7f80u) == 0 && (g & 0x7fffu) == 0 && (g & 0x8000u) == (w & 0x8000u))
         ok = 1;
     }
+    else if (isinf(want_in_dtype(p->dtype, want))) ok = got == want_in_dtype(p->dtype, want); /* silu(+Inf), overflow */
     else ok = fabs(got - want) <= abs_ + rel * fabs(want); /* false for a NaN got */
     if (!ok) {
       if (bad++ == 0) first = i;

@@ -143,6 +143,13 @@ int gnk_set_params_copy(int wide, const float *gam, const float *bet, int64_t n,
 gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
                    const void *gamma, const void *beta, float *mean, float *rstd);
 
+/* Measure mode's timer of one run of a candidate (planner.c): ns. Tests
+ * replace it (gnk_planner_set_timer; NULL restores the real one) to check
+ * how the planner's timing schedule copes with noise; not thread-safe. */
+typedef double (*gnk_run_timer_fn)(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
+                                   const void *gamma, const void *beta);
+void gnk_planner_set_timer(gnk_run_timer_fn f);
+
 /* ---- thread pool (threadpool.c) ---- */
 /* Runs task(ctx, i) for i in [0, count) on up to `threads` threads (the caller
  * included). If the pool is busy with another caller, runs inline. */

@@ -1,0 +1,136 @@
+/*
+ * test_planner.c: measure mode's timing schedule, driven by a fake timer
+ * (gnk_planner_set_timer) that returns chosen times instead of running the
+ * kernels, so that noise can be put exactly where it hurts:
+ *  - a burst of load that covers the next six runs once the fastest
+ *    candidate starts (as long as timing that candidate alone used to take)
+ *    must not make measure mode pick a slower one;
+ *  - a candidate 3x slower than the best known gets no second run, and no
+ *    candidate gets more than six;
+ *  - without noise the fastest candidate wins wherever it sits in the list.
+ */
+#include "test_util.h"
+
+#include "gnk_internal.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static void fresh(void) {
+  gnk_plan_cache_clear();
+  gnk_wisdom_forget();
+}
+
+static void restore(void) {
+  gnk_planner_set_timer(NULL);
+  leak_check();
+}
+
+TestSuite(planner, .init = fresh, .fini = restore);
+
+#define MAX_SEEN 256
+static const gnk_kernel *seen[MAX_SEEN]; /* distinct kernels in the order first timed */
+static int seen_runs[MAX_SEEN];
+static int nseen, calls;
+static int target_at;        /* index in seen[] of the fast kernel */
+static int burst_left = -1;  /* runs still inside the burst; -1: not begun */
+static int burst_runs = 0;   /* the burst's length, 0: none */
+static int slow_at = -1;     /* index in seen[] of a kernel 10x slower, -1: none */
+
+static int index_of(const gnk_kernel *k) {
+  for (int i = 0; i < nseen; ++i)
+    if (seen[i] == k) return i;
+  cr_assert_lt(nseen, MAX_SEEN);
+  seen[nseen] = k;
+  return nseen++;
+}
+
+/* 100 us for every kernel, 90 us for the target, 1 ms for the slow one;
+ * 1.6x inside the burst, which begins at the target's first run. */
+static double fake_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y, const void *gamma,
+                         const void *beta) {
+  (void)d, (void)x, (void)y, (void)gamma, (void)beta;
+  ++calls;
+  const int i = index_of(cfg->kernel);
+  ++seen_runs[i];
+  double t = i == target_at ? 9e4 : i == slow_at ? 1e6 : 1e5;
+  if (i == target_at && burst_left < 0) burst_left = burst_runs;
+  if (burst_left > 0) {
+    --burst_left;
+    t *= 1.6;
+  }
+  return t;
+}
+
+static void setup(int target, int burst, int slow) {
+  memset(seen, 0, sizeof seen);
+  memset(seen_runs, 0, sizeof seen_runs);
+  nseen = calls = 0;
+  target_at = target;
+  burst_left = -1;
+  burst_runs = burst;
+  slow_at = slow;
+  gnk_wisdom_forget(); /* else the previous measurement answers (GNK_NO_CACHE skips only the plan cache) */
+  gnk_planner_set_timer(fake_timer);
+}
+
+/* Plans d in measure mode under the fake timer; the name of the kernel chosen. */
+static const char *measured_kernel(const gnk_desc *d) {
+  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, 1, NULL, NULL};
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  const char *name = gnk_plan_kernel_name(p);
+  gnk_plan_destroy(p);
+  return name; /* names are the registry's static strings */
+}
+
+/* A problem with several candidate kernels on every ISA (specialized
+ * variants and the generic kernel). */
+static gnk_desc problem(void) { return make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 320, 777, 32); }
+
+static void need_candidates(int k) {
+  setup(-1, 0, -1);
+  gnk_desc d = problem();
+  (void)measured_kernel(&d);
+  if (nseen < k) cr_skip_test("only %d candidate kernels on this CPU for this problem; the test needs %d", nseen, k);
+}
+
+Test(planner, a_burst_over_the_fastest_candidate_does_not_pick_a_slower_one) {
+  need_candidates(3);
+  const int n = nseen;
+  for (int target = 0; target < n; ++target) {
+    setup(target, 6, -1);
+    gnk_desc d = problem();
+    const char *got = measured_kernel(&d);
+    cr_assert_geq(target_at, 0);
+    cr_assert_str_eq(got, seen[target_at]->info.name,
+                     "candidate %d of %d (%s, 90 us) lost to %s (100 us) after a 1.6x burst over its first six runs",
+                     target, n, seen[target_at]->info.name, got);
+  }
+}
+
+Test(planner, without_noise_the_fastest_wins_anywhere_in_the_list) {
+  need_candidates(2);
+  const int n = nseen;
+  for (int target = 0; target < n; ++target) {
+    setup(target, 0, -1);
+    gnk_desc d = problem();
+    cr_assert_str_eq(measured_kernel(&d), seen[target]->info.name, "candidate %d of %d", target, n);
+  }
+}
+
+Test(planner, runs_per_candidate_are_bounded) {
+  need_candidates(3);
+  const int n = nseen;
+  setup(0, 0, n - 1); /* the last candidate 10x slower than the first: one run */
+  gnk_desc d = problem();
+  (void)measured_kernel(&d);
+  cr_assert_eq(nseen, n);
+  for (int i = 0; i < n; ++i) {
+    cr_assert_geq(seen_runs[i], 1, "%s never ran", seen[i]->info.name);
+    /* the winner also runs under the other splits: two more sweeps' worth */
+    cr_assert_leq(seen_runs[i], i == 0 ? 6 + 6 * (GNK_SPLIT_COUNT - 1) : 6, "%s ran %d times",
+                  seen[i]->info.name, seen_runs[i]);
+  }
+  cr_assert_eq(seen_runs[n - 1], 1, "the 10x slower %s ran %d times", seen[n - 1]->info.name, seen_runs[n - 1]);
+}

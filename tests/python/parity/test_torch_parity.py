@@ -136,3 +136,25 @@ def test_errors(shape, groups, wl, bl):
         gnk.torch.group_norm(x, groups, w, b)
     if not isinstance(fw.value, ZeroDivisionError):
         assert messages_match(str(ours.value), str(fw.value)), (str(ours.value), str(fw.value))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_silu_special_values_match_torch(layout):
+    """GN+SiLU with beta = +-Inf, NaN, +-1e38, -1e4, -100: the NaN / +Inf / -Inf pattern of
+    PyTorch's silu(group_norm(x)) (silu(-Inf) is NaN in both), the finite values close (for
+    z below -88 PyTorch gives -0, gnk -0 or a value below 3e-35 in magnitude)."""
+    torch = _torch()
+    import torch.nn.functional as F
+    C, G = 64, 8
+    x = np.random.default_rng(5).standard_normal((2, C, 5, 5)).astype(np.float32)
+    w = np.ones(C, np.float32)
+    b = np.tile(np.array([np.inf, -np.inf, np.nan, 1e38, -1e38, -1e4, -100.0, 0.5], np.float32), C // 8)
+    want = F.silu(F.group_norm(_t(torch, x), G, _t(torch, w), _t(torch, b))).numpy()
+    xl = x if layout == "nchw" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    got = gnk.group_norm(xl, G, w, b, layout=layout, act="silu")
+    if layout == "nhwc":
+        got = got.transpose(0, 3, 1, 2)
+    for what, f in (("NaN", np.isnan), ("+Inf", np.isposinf), ("-Inf", np.isneginf)):
+        np.testing.assert_array_equal(f(got), f(want), err_msg=f"{what} positions differ from PyTorch")
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-5, atol=1e-5)

@@ -171,6 +171,7 @@ typedef struct timing {
   double t;     /* minimum over its runs (1e300 before the first) */
   double spent; /* ns of its runs so far */
   int runs;
+  int fixed; /* timed already (the split stage's incumbent): compared, not run again */
 } timing;
 
 /* Measure mode times its candidates in SWEEPS sweeps over the list,
@@ -208,7 +209,7 @@ static int sweeps(const gnk_desc *d, const gnk_plan_options *o, int threads, tim
   for (int s = 0; s < SWEEPS; ++s) {
     for (int j = 0; j < n; ++j) {
       timing *t = &c[s % 2 ? n - 1 - j : j];
-      if (hopeless(t, best) || (t->runs >= 2 && t->spent >= CANDIDATE_NS)) continue;
+      if (t->fixed || hopeless(t, best) || (t->runs >= 2 && t->spent >= CANDIDATE_NS)) continue;
       const gnk_exec_cfg cfg = {gnk_registry_get(t->kernel), t->split, threads, o ? o->parallel_for : NULL,
                                 o ? o->parallel_for_ctx : NULL};
       double here = 0;
@@ -253,7 +254,7 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
       if (!block_candidate(i, d)) continue;
       split = estimate_split_for(d, threads, i); /* C/W times the units: enough for every thread */
     }
-    c[n++] = (timing){i, split, 1e300, 0, 0};
+    c[n++] = (timing){i, split, 1e300, 0, 0, 0};
   }
   const int win = n > 0 ? sweeps(d, o, threads, c, n, x, y, gamma, beta) : -1;
   out->kernel = -1;
@@ -263,16 +264,15 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
      * own time stands as measured above */
     const timing chosen = c[win];
     n = 0;
-    c[n++] = chosen;
+    c[n] = chosen;
+    c[n++].fixed = 1;
     for (int s = 0; s < GNK_SPLIT_COUNT; ++s) {
       const gnk_split other = (gnk_split)s;
       if (other == chosen.split || (other == GNK_SPLIT_PHASES && threads <= 1) ||
           (other == GNK_SPLIT_FUSED && !gnk_registry_get(chosen.kernel)->fns->fused))
         continue;
-      c[n++] = (timing){chosen.kernel, other, 1e300, 0, 0};
+      c[n++] = (timing){chosen.kernel, other, 1e300, 0, 0, 0};
     }
-    c[0].runs = 2; /* not timed again: */
-    c[0].spent = CANDIDATE_NS;
     const timing *t = &c[sweeps(d, o, threads, c, n, x, y, gamma, beta)];
     out->kernel = t->kernel;
     out->split = t->split;

@@ -306,24 +306,19 @@ def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
 
 def kernel_name(shape, groups, layout="nchw", act=None, dtype="float32", eps=1e-5):
     """Name of the kernel the planner picks (GNK_ESTIMATE) for the problem."""
-    if dtype == "bfloat16" and _BF16 is not None:
-        dtype = _BF16
-    dt = _check_dtype(dtype)
-    with _Plan(_desc(shape, groups, layout, act, eps, dt), L.GNK_ESTIMATE) as plan:
-        return plan.kernel_name
+    return plan_info(shape, groups, layout, act, dtype, eps)["kernel"]
 
 
 def measure(shape, groups, layout="nchw", act=None, eps=1e-5, threads=None):
     """Plan the problem with GNK_MEASURE (recorded in wisdom); returns the kernel name."""
-    with _Plan(_desc(shape, groups, layout, act, eps), L.GNK_MEASURE, threads) as plan:
-        return plan.kernel_name
+    return plan_info(shape, groups, layout, act, eps=eps, threads=threads, measure=True)["kernel"]
 
 
 def plan_info(shape, groups, layout="nchw", act=None, dtype="float32", eps=1e-5, threads=None,
               measure=False):
     """What the planner chooses for the problem, as gnk_group_norm would run it:
     {"kernel": name, "schedule": "units" | "fused" | "phases", "threads": n,
-    "source": how it was chosen ("estimated", "measured", "wisdom", ...)}.
+    "source": how it was chosen ("estimate", "measured" or "wisdom")}.
     measure=True plans with GNK_MEASURE (timing every candidate, recorded in
     wisdom), else GNK_ESTIMATE. Any schedule gives the same bits."""
     if dtype == "bfloat16" and _BF16 is not None:

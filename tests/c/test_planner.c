@@ -31,7 +31,7 @@ TestSuite(planner, .init = fresh, .fini = restore);
 #define MAX_SEEN 256
 static const gnk_kernel *seen[MAX_SEEN]; /* distinct kernels in the order first timed */
 static int seen_runs[MAX_SEEN];
-static int nseen, calls;
+static int nseen;
 static int target_at;        /* index in seen[] of the fast kernel */
 static int burst_left = -1;  /* runs still inside the burst; -1: not begun */
 static int burst_runs = 0;   /* the burst's length, 0: none */
@@ -50,7 +50,6 @@ static int index_of(const gnk_kernel *k) {
 static double fake_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y, const void *gamma,
                          const void *beta) {
   (void)d, (void)x, (void)y, (void)gamma, (void)beta;
-  ++calls;
   const int i = index_of(cfg->kernel);
   ++seen_runs[i];
   double t = i == target_at ? 9e4 : i == slow_at ? 1e6 : 1e5;
@@ -65,7 +64,7 @@ static double fake_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void 
 static void setup(int target, int burst, int slow) {
   memset(seen, 0, sizeof seen);
   memset(seen_runs, 0, sizeof seen_runs);
-  nseen = calls = 0;
+  nseen = 0;
   target_at = target;
   burst_left = -1;
   burst_runs = burst;

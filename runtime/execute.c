@@ -267,6 +267,14 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     if (xb < yb + bytes && yb < xb + bytes)
       return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
   }
+  if (total > 0) {
+    const char *const names[] = {"x", "y", "gamma", "beta", "mean", "rstd"};
+    const void *const ptrs[] = {x, y, gamma, beta, mean, rstd};
+    const size_t es = gnk_dtype_size(d->dtype), ps = gnk_dtype_size(d->param_dtype);
+    const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float)};
+    const gnk_status st = gnk_check_aligned(names, ptrs, sizes, 6);
+    if (st != GNK_OK) return st;
+  }
   /* the kernel runs d whole, or (NHWC) block by block of its baked channels */
   const int64_t block = gnk_block_of(cfg->kernel, d);
   if (block < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", cfg->kernel->info.name);

@@ -475,6 +475,14 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
     if (xb < yb + bytes && yb < xb + bytes)
       return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
   }
+  {
+    const char *const names[] = {"x", "y", "gamma", "beta", "mask", "mean", "rstd"};
+    const void *const ptrs[] = {x, y, gamma, beta, mask, mean, rstd};
+    const size_t es = gnk_dtype_size(g->d.dtype), ps = gnk_dtype_size(g->d.param_dtype);
+    const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float), sizeof(float)};
+    const gnk_status st = gnk_check_aligned(names, ptrs, sizes, 7);
+    if (st != GNK_OK) return st;
+  }
   grun r = {g, x, y, gamma, beta, NULL, NULL, mask, NULL, mean, rstd, 1};
   const size_t bytes = (size_t)gnk_general_count(g) * sizeof(stat3);
   const int64_t npar = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;

@@ -184,6 +184,8 @@ const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg)
 
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);
+/* GNK_ERR_MISALIGNED naming the first non-NULL ptrs[i] off a multiple of sizes[i]. */
+gnk_status gnk_check_aligned(const char *const *names, const void *const *ptrs, const size_t *sizes, int count);
 const char *gnk_dtype_name(gnk_dtype t);
 
 /* Element i of a gamma/beta-like array stored as `t`, as a double. */

@@ -84,7 +84,7 @@ def _params(v, name, n, dtype):
     if a.ndim != 1 or a.shape[0] != n:
         raise _error(L.Status.ERR_NEGATIVE_SIZE,
                      f"{name} must be a 1-D array of length {n}, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
 def _resolved(shape, axis, one_based, groups, reduce_axes):
@@ -141,13 +141,13 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
         m = None
         if mask is not None:
             try:
-                m = np.ascontiguousarray(np.broadcast_to(np.asarray(mask, dtype=np.float32),
-                                                         x.shape))
+                m = np.require(np.broadcast_to(np.asarray(mask, dtype=np.float32), x.shape),
+                               requirements=["C", "A"])
             except ValueError:
                 raise _error(L.Status.ERR_NEGATIVE_SIZE,
                              f"mask of shape {np.shape(mask)} does not broadcast to x's "
                              f"shape {x.shape}") from None
-        xc = np.ascontiguousarray(x)
+        xc = np.require(x, requirements=["C", "A"])  # "A": element-aligned (gnk_general_execute needs it)
         if out is None:
             y = np.empty(x.shape, xdt)
         else:
@@ -155,7 +155,8 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
                     or not out.flags.c_contiguous or not out.flags.writeable):
                 raise _error(L.Status.ERR_NULL_ARGUMENT,
                              "out must be a writeable C-contiguous array of x's dtype and shape")
-            y = out
+            # off its element alignment (which gnk_general_execute refuses): through a temp
+            y = out if out.flags.aligned else np.empty(x.shape, xdt)
             if np.may_share_memory(y, xc) and y.ctypes.data != xc.ctypes.data:
                 xc = xc.copy()
         count = int(L.lib().gnk_general_stats_count(plan.handle))
@@ -165,6 +166,9 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
             rstd = np.empty(max(count, 0), np.float32)
         _check(L.lib().gnk_general_execute(plan.handle, _ptr(xc), _ptr(y), _ptr(gm), _ptr(bt),
                                            _ptr(m), _ptr(mean), _ptr(rstd)))
+    if out is not None and y is not out:
+        out[...] = y
+        y = out
     if return_stats:
         sshape = (x.shape[0], *[x.shape[i] for i in kept], g)
         return y, mean.reshape(sshape), rstd.reshape(sshape)

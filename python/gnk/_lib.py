@@ -38,6 +38,7 @@ class Status(enum.IntEnum):
     ERR_BAD_RANK = 21
     ERR_BAD_AXIS = 22
     ERR_BAD_OPTION = 23
+    ERR_MISALIGNED = 24
 
 
 class Layout(enum.IntEnum):

@@ -18,7 +18,9 @@
  *   mean = avg(x), var = avg((x - mean)^2)  (biased), rstd = 1/sqrt(var + eps)
  *   y = (x - mean) * rstd * gamma[c] + beta[c], then the optional activation.
  * gamma == NULL means all ones, beta == NULL all zeros. y may equal x (in place);
- * otherwise x and y must not overlap. No alignment is required.
+ * otherwise x and y must not overlap. Pointers need no alignment beyond their
+ * element's own (4 bytes for f32, 2 for f16/bf16, as C requires of a float * or
+ * uint16_t *); one off it is refused with GNK_ERR_MISALIGNED.
  */
 #ifndef GNK_H
 #define GNK_H
@@ -62,6 +64,7 @@ typedef enum gnk_status {
                                   axis, or reduction axes overlapping the channel axis */
   GNK_ERR_BAD_OPTION,          /* general desc: unknown grouping/affine/variance/has_mask value, or a
                                   mask given to a plan made without has_mask */
+  GNK_ERR_MISALIGNED,          /* x, y, gamma, beta, mean, rstd or mask not aligned to its element size */
   GNK_STATUS_COUNT_
 } gnk_status;
 

@@ -482,11 +482,29 @@ Test(general, errors) {
   expect_error(gnk_general_execute(p, x, NULL, NULL, NULL, NULL, NULL, NULL), GNK_ERR_NULL_ARGUMENT, "y");
   expect_error(gnk_general_execute(p, x, x + 1, NULL, NULL, NULL, NULL, NULL), GNK_ERR_OVERLAP, "overlap");
   expect_error(gnk_general_execute(p, x, w, NULL, NULL, w, NULL, NULL), GNK_ERR_BAD_OPTION, "has_mask");
+  /* pointers off their element alignment (separate allocations of the whole 144 values: no overlap) */
+  float *xa = calloc(144, sizeof(float)), *ya = calloc(144, sizeof(float)), *buf = calloc(160, sizeof(float));
+  cr_assert(xa && ya && buf);
+  float *odd = (float *)((char *)buf + 2), m[32], rs[32];
+  expect_error(gnk_general_execute(p, odd, ya, NULL, NULL, NULL, NULL, NULL), GNK_ERR_MISALIGNED, "x ");
+  expect_error(gnk_general_execute(p, xa, odd, NULL, NULL, NULL, NULL, NULL), GNK_ERR_MISALIGNED, "y ");
+  expect_error(gnk_general_execute(p, xa, ya, odd, NULL, NULL, NULL, NULL), GNK_ERR_MISALIGNED, "gamma");
+  expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, NULL, (float *)((char *)m + 1), rs), GNK_ERR_MISALIGNED,
+               "mean");
+  cr_assert_eq(gnk_general_execute(p, xa, ya, NULL, NULL, NULL, NULL, NULL), GNK_OK, "%s", gnk_last_error());
   gnk_plan_destroy(p);
+  d.has_mask = 1;
+  cr_assert_eq(gnk_general_plan_create(&p, &d, NULL), GNK_OK);
+  expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, odd, NULL, NULL), GNK_ERR_MISALIGNED, "mask");
+  gnk_plan_destroy(p);
+  free(xa);
+  free(ya);
+  free(buf);
   /* status strings of the new codes */
   cr_assert_str_eq(gnk_status_string(GNK_ERR_BAD_RANK), "GNK_ERR_BAD_RANK");
   cr_assert_str_eq(gnk_status_string(GNK_ERR_BAD_AXIS), "GNK_ERR_BAD_AXIS");
   cr_assert_str_eq(gnk_status_string(GNK_ERR_BAD_OPTION), "GNK_ERR_BAD_OPTION");
+  cr_assert_str_eq(gnk_status_string(GNK_ERR_MISALIGNED), "GNK_ERR_MISALIGNED");
 }
 
 Test(general, one_call_api_with_gelu) {

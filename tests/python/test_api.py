@@ -112,6 +112,42 @@ def test_unaligned_x():
     np.testing.assert_allclose(y, ref_group_norm(x, 3), **TOL)
 
 
+def _unaligned(a, off=1):
+    """A copy of `a` at a byte address `off` past an aligned one (np.frombuffer-like)."""
+    raw = np.zeros(a.nbytes + 16, np.uint8)
+    u = raw[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_unaligned_arrays_on_a_streaming_size(dtype):
+    # 4 MiB in f32: past L2, where the planner takes streaming-store kernels,
+    # which crashed on a y off its element alignment before gnk_execute refused
+    # such pointers (GNK_ERR_MISALIGNED) and this layer began copying them.
+    shape, G = (1, 64, 128, 128), 32
+    x = _x(shape).astype(dtype)
+    gamma = np.linspace(0.5, 1.5, 64).astype(np.float32)
+    beta = np.linspace(-0.5, 0.5, 64).astype(np.float32)
+    want = gnk.group_norm(x, G, gamma, beta, act="silu")
+    out = _unaligned(np.zeros(shape, dtype), 3)
+    got = gnk.group_norm(_unaligned(x), G, _unaligned(gamma, 2), _unaligned(beta, 1), act="silu",
+                         out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)  # the same plan and bits as aligned arrays
+    y, mean, rstd = gnk.group_norm(_unaligned(x), G, act="silu", return_stats=True)
+    np.testing.assert_array_equal(y, gnk.group_norm(x, G, act="silu"))
+    gy = gnk.general_group_norm(_unaligned(x), G, gamma=_unaligned(gamma), act="silu",
+                                mask=_unaligned(np.ones(shape, np.float32)),
+                                out=np.empty(shape, dtype))
+    np.testing.assert_array_equal(gy, gnk.general_group_norm(x, G, gamma=gamma, act="silu",
+                                                             mask=np.ones(shape, np.float32)))
+    out = _unaligned(np.zeros(shape, dtype), 2 if dtype == "float32" else 1)
+    assert gnk.general_group_norm(_unaligned(x, 3), G, out=out) is out
+    np.testing.assert_array_equal(out, gnk.general_group_norm(x, G))
+
+
 def test_strided_gamma_beta_and_python_lists():
     x = _x((2, 6, 3))
     g = _x((12,), seed=5)[::2]

@@ -1,6 +1,9 @@
 /* bench/overhead.c: what a call costs above the kernel, on tiny problems.
  *   run:   the kernel through the runtime's executor with a prebuilt
- *          configuration (no lookup, no validation): the baseline;
+ *          configuration (no lookup, no descriptor validation): the baseline;
+ *          it includes the executor's pointer checks (NULL, overlaps of x, y and
+ *          of each output with the other arguments, element alignment: ~6-9 ns
+ *          on the Zen 4 VM, timed alone);
  *   plan:  gnk_execute on a plan (validation of pointers + executor);
  *   oneshot: gnk_group_norm (descriptor validation + plan-cache lookup + executor).
  * Median of many batches of 1000 calls, single thread. */

@@ -111,17 +111,6 @@ gnk_status gnk_desc_string(const gnk_desc *d, char *buf, size_t size) {
 }
 
 size_t gnk_dtype_size(gnk_dtype t) { return t == GNK_DTYPE_F32 ? 4 : 2; }
-
-/* The kernels load and store with unaligned vector instructions, but their
- * scalar paths (and C itself) read a float * or uint16_t * as such, and a
- * streaming store needs an element-aligned y to reach a vector boundary. */
-gnk_status gnk_check_aligned(const char *const *names, const void *const *ptrs, const size_t *sizes, int count) {
-  for (int i = 0; i < count; ++i)
-    if (ptrs[i] && (uintptr_t)ptrs[i] % sizes[i] != 0)
-      return gnk_fail(GNK_ERR_MISALIGNED, "%s (%p) is not aligned to its %zu-byte elements", names[i], ptrs[i],
-                      sizes[i]);
-  return GNK_OK;
-}
 const char *gnk_dtype_name(gnk_dtype t) { return t == GNK_DTYPE_F16 ? "f16" : t == GNK_DTYPE_BF16 ? "bf16" : "f32"; }
 
 double gnk_now_ns(void) {

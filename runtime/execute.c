@@ -272,7 +272,12 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     const void *const ptrs[] = {x, y, gamma, beta, mean, rstd};
     const size_t es = gnk_dtype_size(d->dtype), ps = gnk_dtype_size(d->param_dtype);
     const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float)};
-    const gnk_status st = gnk_check_aligned(names, ptrs, sizes, 6);
+    gnk_status st = gnk_check_aligned(names, ptrs, sizes, 6);
+    if (st != GNK_OK) return st;
+    const size_t xb = (size_t)total * es, pb = (size_t)C * ps, sb = (size_t)(N * G) * sizeof(float);
+    const gnk_region regions[] = {{"x", x, xb, 0},        {"y", y, xb, 1},          {"gamma", gamma, pb, 0},
+                                  {"beta", beta, pb, 0}, {"mean", mean, sb, 1}, {"rstd", rstd, sb, 1}};
+    st = gnk_check_disjoint(regions, 6);
     if (st != GNK_OK) return st;
   }
   /* the kernel runs d whole, or (NHWC) block by block of its baked channels */

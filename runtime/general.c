@@ -480,7 +480,14 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
     const void *const ptrs[] = {x, y, gamma, beta, mask, mean, rstd};
     const size_t es = gnk_dtype_size(g->d.dtype), ps = gnk_dtype_size(g->d.param_dtype);
     const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float), sizeof(float)};
-    const gnk_status st = gnk_check_aligned(names, ptrs, sizes, 7);
+    gnk_status st = gnk_check_aligned(names, ptrs, sizes, 7);
+    if (st != GNK_OK) return st;
+    const int64_t np = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;
+    const size_t xb = (size_t)total * es, pb = (size_t)np * ps, sb = (size_t)gnk_general_count(g) * sizeof(float);
+    const gnk_region regions[] = {{"x", x, xb, 0},         {"y", y, xb, 1},         {"gamma", gamma, pb, 0},
+                                  {"beta", beta, pb, 0},   {"mask", mask, (size_t)total * sizeof(float), 0},
+                                  {"mean", mean, sb, 1},   {"rstd", rstd, sb, 1}};
+    st = gnk_check_disjoint(regions, 7);
     if (st != GNK_OK) return st;
   }
   grun r = {g, x, y, gamma, beta, NULL, NULL, mask, NULL, mean, rstd, 1};

@@ -184,8 +184,46 @@ const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg)
 
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);
-/* GNK_ERR_MISALIGNED naming the first non-NULL ptrs[i] off a multiple of sizes[i]. */
-gnk_status gnk_check_aligned(const char *const *names, const void *const *ptrs, const size_t *sizes, int count);
+/* One argument's memory, for gnk_check_disjoint. */
+typedef struct gnk_region {
+  const char *name;
+  const void *p;
+  size_t bytes;
+  int out;
+} gnk_region;
+/* Outputs are written while inputs are still being read (the apply parameters
+ * of a group are made from gamma/beta just before the group is normalized;
+ * mean and rstd are written before x is read again), so an output that shares
+ * memory with another argument would give wrong numbers: GNK_ERR_OVERLAP names
+ * the first such pair of non-empty regions. r[0] and r[1] must be x and y, whose
+ * pair the callers check (y == x, in place, is allowed). Inline: it runs on
+ * every execute (a few ns). */
+static inline gnk_status gnk_check_disjoint(const gnk_region *r, int count) {
+  for (int i = 1; i < count; ++i) {
+    if (!r[i].out || !r[i].p || !r[i].bytes) continue;
+    const char *a = (const char *)r[i].p;
+    for (int j = 0; j < count; ++j) {
+      if (j == i || (i == 1 && j == 0) || !r[j].p || !r[j].bytes) continue;
+      const char *b = (const char *)r[j].p;
+      if (a < b + r[j].bytes && b < a + r[i].bytes)
+        return gnk_fail(GNK_ERR_OVERLAP, "%s and %s overlap: an output must not share memory with another argument",
+                        r[i].name, r[j].name);
+    }
+  }
+  return GNK_OK;
+}
+/* GNK_ERR_MISALIGNED naming the first non-NULL ptrs[i] off a multiple of sizes[i]
+ * (2 or 4). The kernels load and store with unaligned vector instructions, but
+ * their scalar paths (and C itself) read a float * or uint16_t * as such, and a
+ * streaming store needs an element-aligned y to reach a vector boundary. */
+static inline gnk_status gnk_check_aligned(const char *const *names, const void *const *ptrs, const size_t *sizes,
+                                           int count) {
+  for (int i = 0; i < count; ++i)
+    if ((uintptr_t)ptrs[i] & (sizes[i] - 1))
+      return gnk_fail(GNK_ERR_MISALIGNED, "%s (%p) is not aligned to its %zu-byte elements", names[i], ptrs[i],
+                      sizes[i]);
+  return GNK_OK;
+}
 const char *gnk_dtype_name(gnk_dtype t);
 
 /* Element i of a gamma/beta-like array stored as `t`, as a double. */

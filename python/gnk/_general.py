@@ -159,6 +159,9 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
             y = out if out.flags.aligned else np.empty(x.shape, xdt)
             if np.may_share_memory(y, xc) and y.ctypes.data != xc.ctypes.data:
                 xc = xc.copy()
+            # the other inputs must not alias the output either (GNK_ERR_OVERLAP)
+            gm, bt, m = (None if a is None else a.copy() if np.may_share_memory(a, y) else a
+                         for a in (gm, bt, m))
         count = int(L.lib().gnk_general_stats_count(plan.handle))
         mean = rstd = None
         if return_stats:

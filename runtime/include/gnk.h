@@ -20,7 +20,9 @@
  * gamma == NULL means all ones, beta == NULL all zeros. y may equal x (in place);
  * otherwise x and y must not overlap. Pointers need no alignment beyond their
  * element's own (4 bytes for f32, 2 for f16/bf16, as C requires of a float * or
- * uint16_t *); one off it is refused with GNK_ERR_MISALIGNED.
+ * uint16_t *); one off it is refused with GNK_ERR_MISALIGNED. An output (y,
+ * mean, rstd) must not share memory with any other argument except y == x
+ * (GNK_ERR_OVERLAP); inputs may share memory with each other.
  */
 #ifndef GNK_H
 #define GNK_H

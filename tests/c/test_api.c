@@ -198,6 +198,38 @@ Test(api, overlap) {
   tbuf_free(&b);
 }
 
+/* An output sharing memory with another argument is refused: the apply
+ * parameters of each group are made from gamma/beta just before the group is
+ * normalized, and mean/rstd are written before x is read again, so gamma
+ * inside y (or mean inside x) gave silently wrong numbers on the previous
+ * library (129024 of 131072 outputs wrong for gamma at the start of y). */
+Test(api, outputs_aliasing_other_arguments_refused) {
+  gnk_desc d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 64, 1024, 32);
+  const int64_t total = desc_numel(&d), C = d.c, NG = d.n * d.groups;
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK);
+  tbuf x = tbuf_new(total, 0), y = tbuf_new(total, 0), par = tbuf_new(2 * C + 2 * NG, 0);
+  for (int64_t i = 0; i < total; ++i) x.p[i] = (float)(i % 97) * 0.01f;
+  float *gam = par.p, *bet = par.p + C, *mean = par.p + 2 * C, *rstd = mean + NG;
+  for (int64_t i = 0; i < C; ++i) gam[i] = bet[i] = 1.0f;
+  expect_error(gnk_execute(p, x.p, y.p, y.p, bet), GNK_ERR_OVERLAP, "gamma");
+  expect_error(gnk_execute(p, x.p, y.p, gam, y.p + total - C), GNK_ERR_OVERLAP, "beta");
+  expect_error(gnk_execute(p, x.p, x.p, x.p + 5, bet), GNK_ERR_OVERLAP, "gamma"); /* in place: x is y */
+  expect_error(gnk_execute_stats(p, x.p, y.p, gam, bet, x.p + 100, rstd), GNK_ERR_OVERLAP, "mean");
+  expect_error(gnk_execute_stats(p, x.p, y.p, gam, bet, mean, y.p), GNK_ERR_OVERLAP, "rstd");
+  expect_error(gnk_execute_stats(p, x.p, y.p, gam, bet, mean, mean + 1), GNK_ERR_OVERLAP, "rstd");
+  expect_error(gnk_execute_stats(p, x.p, y.p, gam, bet, gam, rstd), GNK_ERR_OVERLAP, "mean");
+  cr_assert(tbuf_all_nan_fill(&y), "a refused execute wrote y");
+  /* inputs may share memory with each other (gamma == beta, gamma inside x) */
+  cr_assert_eq(gnk_execute(p, x.p, y.p, gam, gam), GNK_OK, "%s", gnk_last_error());
+  cr_assert_eq(gnk_execute_stats(p, x.p, y.p, x.p, x.p + 7, mean, rstd), GNK_OK, "%s", gnk_last_error());
+  cr_assert(tbuf_guards_ok(&y) && tbuf_guards_ok(&par));
+  gnk_plan_destroy(p);
+  tbuf_free(&x);
+  tbuf_free(&y);
+  tbuf_free(&par);
+}
+
 /* A pointer off its element's alignment (a float * at an odd address, say,
  * which numpy can make with np.frombuffer) is refused by name, on every
  * execute path and before anything is written; on the previous library an f32

@@ -496,6 +496,12 @@ Test(general, errors) {
   d.has_mask = 1;
   cr_assert_eq(gnk_general_plan_create(&p, &d, NULL), GNK_OK);
   expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, odd, NULL, NULL), GNK_ERR_MISALIGNED, "mask");
+  /* outputs sharing memory with other arguments (the mask read while y is written, say) */
+  expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, ya, NULL, NULL), GNK_ERR_OVERLAP, "mask");
+  expect_error(gnk_general_execute(p, xa, ya, ya + 4, NULL, xa, NULL, NULL), GNK_ERR_OVERLAP, "gamma");
+  expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, xa, xa, m), GNK_ERR_OVERLAP, "mean");
+  expect_error(gnk_general_execute(p, xa, ya, NULL, NULL, xa, m, m), GNK_ERR_OVERLAP, "rstd");
+  cr_assert_eq(gnk_general_execute(p, xa, ya, NULL, NULL, xa, m, rs), GNK_OK, "%s", gnk_last_error());
   gnk_plan_destroy(p);
   free(xa);
   free(ya);

@@ -148,6 +148,27 @@ def test_unaligned_arrays_on_a_streaming_size(dtype):
     np.testing.assert_array_equal(out, gnk.general_group_norm(x, G))
 
 
+def test_general_params_aliasing_out_are_copied():
+    # gamma/beta/mask viewing `out`: C refuses an output sharing memory with an input
+    # (GNK_ERR_OVERLAP; the values would be read after y overwrote them), so the
+    # Python layer copies them first; before, the general path gave wrong numbers.
+    shape, G = (2, 8, 64), 4
+    x = _x(shape)
+    gamma = np.linspace(0.5, 1.5, 8).astype(np.float32)
+    want = gnk.general_group_norm(x, G, gamma=gamma, beta=gamma[::-1].copy(),
+                                  mask=np.full(shape, 0.5, np.float32))
+    out = np.empty(shape, np.float32)
+    flat = out.reshape(-1)
+    flat[:8] = gamma
+    flat[8:16] = gamma[::-1]
+    mask = out[1]  # the second sample's rows of out
+    mask[...] = 0.5
+    m = np.broadcast_to(mask, shape)  # broadcast: the mask is read for both samples
+    got = gnk.general_group_norm(x, G, gamma=flat[:8], beta=flat[8:16], mask=m, out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+
+
 def test_strided_gamma_beta_and_python_lists():
     x = _x((2, 6, 3))
     g = _x((12,), seed=5)[::2]

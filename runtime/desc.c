@@ -48,6 +48,7 @@ const char *gnk_status_string(gnk_status s) {
       [GNK_ERR_BAD_AXIS] = "GNK_ERR_BAD_AXIS",
       [GNK_ERR_BAD_OPTION] = "GNK_ERR_BAD_OPTION",
       [GNK_ERR_MISALIGNED] = "GNK_ERR_MISALIGNED",
+      [GNK_ERR_PARALLEL_FOR] = "GNK_ERR_PARALLEL_FOR",
   };
   if ((int)s < 0 || s >= GNK_STATUS_COUNT_) return "GNK_ERR_UNKNOWN_STATUS";
   return names[s];

@@ -246,13 +246,14 @@ static void task(void *ctx, int64_t i) {
   }
 }
 
-static void parallel(const gnk_exec_cfg *cfg, run *r, int phase, int64_t work) {
+static gnk_status parallel(const gnk_exec_cfg *cfg, run *r, int phase, int64_t work) {
   r->phase = phase;
   r->parts = work < cfg->threads ? work : cfg->threads;
   if (r->parts < 1) r->parts = 1;
-  if (r->parts == 1) { task(r, 0); return; }
-  if (cfg->parallel_for) cfg->parallel_for(cfg->parallel_for_ctx, task, r, r->parts);
-  else gnk_pool_parallel_for(cfg->threads, task, r, r->parts);
+  if (r->parts == 1) { task(r, 0); return GNK_OK; }
+  if (cfg->parallel_for) return gnk_caller_parallel_for(cfg->parallel_for, cfg->parallel_for_ctx, task, r, r->parts);
+  gnk_pool_parallel_for(cfg->threads, task, r, r->parts);
+  return GNK_OK;
 }
 
 gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
@@ -365,11 +366,10 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     a->prefetch_next = gnk_prefetch_kind(d->layout, group_bytes, xbytes);
     r.pipeline = d->layout == GNK_LAYOUT_NCHW && group_bytes > gnk_l2_unit_bytes();
     r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
-    parallel(cfg, &r, 3, r.units);
-  } else {
-    parallel(cfg, &r, 0, r.items);
-    parallel(cfg, &r, 1, N * G);
-    parallel(cfg, &r, 2, r.items);
+    return parallel(cfg, &r, 3, r.units);
   }
-  return GNK_OK;
+  gnk_status st = parallel(cfg, &r, 0, r.items);
+  if (st == GNK_OK) st = parallel(cfg, &r, 1, N * G);
+  if (st == GNK_OK) st = parallel(cfg, &r, 2, r.items);
+  return st;
 }

@@ -508,12 +508,13 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
   r.bd = pd + npar;
   const int threads = cfg && cfg->threads > 1 ? cfg->threads : 1;
   r.parts = g->N < threads ? g->N : threads;
+  gnk_status st = GNK_OK;
   if (r.parts <= 1) { r.parts = 1; task(&r, 0); }
-  else if (cfg->parallel_for) cfg->parallel_for(cfg->parallel_for_ctx, task, &r, r.parts);
+  else if (cfg->parallel_for) st = gnk_caller_parallel_for(cfg->parallel_for, cfg->parallel_for_ctx, task, &r, r.parts);
   else gnk_pool_parallel_for(threads, task, &r, r.parts);
   free(r.st);
   free(pd);
-  return GNK_OK;
+  return st;
 }
 
 /* ---- public ---- */

@@ -158,6 +158,13 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
  * ended less than ~40 us ago): a hand-off then costs about a microsecond
  * instead of a wake-up. A speed hint only; results never depend on it. */
 int gnk_pool_warm(void);
+/* The caller's parallel_for (pf) running task over [0, count), count <=
+ * GNK_MAX_THREADS, each index checked: GNK_ERR_PARALLEL_FOR unless every index
+ * ran exactly once and had finished when pf returned (an index out of range or
+ * repeated is not run). A callback that returns early, skips or repeats work
+ * would otherwise leave y silently wrong. */
+gnk_status gnk_caller_parallel_for(gnk_parallel_for_fn pf, void *pool_ctx, gnk_task_fn task, void *ctx,
+                                   int64_t count);
 
 /* ---- wisdom (wisdom.c) ---- */
 /* Looks up the measured decision for key; returns 1 and fills kernel/split. */

@@ -161,3 +161,48 @@ int gnk_pool_warm(void) {
   const long long end = atomic_load_explicit(&last_end_ns, memory_order_relaxed);
   return end != 0 && gnk_now_ns() - (double)end < WARM_NS;
 }
+
+/* ---- the caller's parallel_for, checked ---- */
+/* Each index's state: 0 not started, 1 running, 2 done. count <= GNK_MAX_THREADS
+ * (the work is cut into at most `threads` parts). */
+typedef struct checked {
+  gnk_task_fn task;
+  void *ctx;
+  int64_t count;
+  _Atomic unsigned char state[GNK_MAX_THREADS];
+  atomic_int bad; /* an index outside [0, count) or run twice */
+} checked;
+
+static void checked_task(void *c, int64_t i) {
+  checked *k = c;
+  if (i < 0 || i >= k->count || atomic_exchange_explicit(&k->state[i], 1, memory_order_relaxed) != 0) {
+    atomic_store_explicit(&k->bad, 1, memory_order_relaxed);
+    return; /* never run twice, never outside the work */
+  }
+  k->task(k->ctx, i);
+  atomic_store_explicit(&k->state[i], 2, memory_order_release);
+}
+
+gnk_status gnk_caller_parallel_for(gnk_parallel_for_fn pf, void *pool_ctx, gnk_task_fn task, void *ctx,
+                                   int64_t count) {
+  if (count > GNK_MAX_THREADS) /* not reached: parts <= threads <= GNK_MAX_THREADS */
+    return gnk_fail(GNK_ERR_BAD_THREADS, "%lld parts exceed GNK_MAX_THREADS", (long long)count);
+  checked k;
+  k.task = task;
+  k.ctx = ctx;
+  k.count = count;
+  for (int64_t i = 0; i < count; ++i) atomic_init(&k.state[i], 0);
+  atomic_init(&k.bad, 0);
+  pf(pool_ctx, checked_task, &k, count);
+  int64_t done = 0;
+  for (int64_t i = 0; i < count; ++i) done += atomic_load_explicit(&k.state[i], memory_order_acquire) == 2;
+  if (done != count || atomic_load_explicit(&k.bad, memory_order_relaxed))
+    return gnk_fail(GNK_ERR_PARALLEL_FOR,
+                    "the caller's parallel_for returned with %lld of %lld tasks done%s; it must run task(ctx, i) "
+                    "once for every i in [0, count) and return when all are done (the output is unspecified)",
+                    (long long)done, (long long)count,
+                    atomic_load_explicit(&k.bad, memory_order_relaxed) ? ", and passed an index twice or out of range"
+                                                                        : "");
+  return GNK_OK;
+}
+

@@ -39,6 +39,7 @@ class Status(enum.IntEnum):
     ERR_BAD_AXIS = 22
     ERR_BAD_OPTION = 23
     ERR_MISALIGNED = 24
+    ERR_PARALLEL_FOR = 25
 
 
 class Layout(enum.IntEnum):

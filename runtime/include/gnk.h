@@ -67,6 +67,7 @@ typedef enum gnk_status {
   GNK_ERR_BAD_OPTION,          /* general desc: unknown grouping/affine/variance/has_mask value, or a
                                   mask given to a plan made without has_mask */
   GNK_ERR_MISALIGNED,          /* x, y, gamma, beta, mean, rstd or mask not aligned to its element size */
+  GNK_ERR_PARALLEL_FOR,        /* the caller's parallel_for returned before running every task exactly once */
   GNK_STATUS_COUNT_
 } gnk_status;
 
@@ -121,7 +122,10 @@ typedef struct gnk_desc {
 } gnk_desc;
 
 /* A caller-supplied parallel-for: run task(task_ctx, i) for every i in
- * [0, count), possibly concurrently, and return when all are done. */
+ * [0, count), possibly concurrently, and return when all are done. gnk checks
+ * it: an execute whose callback returned early, or skipped or repeated an
+ * index, fails with GNK_ERR_PARALLEL_FOR (y is then unspecified; a task still
+ * running after the callback returned is the callback's bug and may crash). */
 typedef void (*gnk_task_fn)(void *task_ctx, int64_t i);
 typedef void (*gnk_parallel_for_fn)(void *pool_ctx, gnk_task_fn task,
                                     void *task_ctx, int64_t count);

@@ -412,6 +412,70 @@ Test(threads, caller_parallel_for_bitwise_identical) {
     }
 }
 
+/* Broken callbacks (an adapter to a server's pool that does not wait, skips
+ * or repeats work) are reported, not left as silently wrong outputs: the
+ * previous library returned GNK_OK for every one of these. An index out of
+ * range or repeated is not run (y's guard zones stay intact). */
+static void skip_last_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  (void)pool;
+  for (int64_t i = 0; i + 1 < count; ++i) task(ctx, i);
+}
+static void none_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) { (void)pool, (void)task, (void)ctx, (void)count; }
+static void twice_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  (void)pool;
+  for (int64_t i = 0; i < count; ++i) task(ctx, i);
+  task(ctx, 0);
+}
+static void out_of_range_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) {
+  (void)pool;
+  for (int64_t i = 0; i < count; ++i) task(ctx, i);
+  task(ctx, count);
+  task(ctx, -1);
+}
+static void repeat_not_skip_for(void *pool, gnk_task_fn task, void *ctx, int64_t count) { /* count tasks, one twice */
+  (void)pool;
+  for (int64_t i = 0; i + 1 < count; ++i) task(ctx, i);
+  task(ctx, 0);
+}
+
+Test(threads, broken_caller_parallel_for_reported) {
+  const struct {
+    const char *name;
+    gnk_parallel_for_fn fn;
+  } fors[] = {{"skips the last index", skip_last_for},   {"runs nothing", none_for},
+              {"runs index 0 twice", twice_for},         {"passes count and -1", out_of_range_for},
+              {"repeats one, skips another", repeat_not_skip_for}};
+  for (int l = 0; l < 2; ++l)
+    for (size_t f = 0; f < sizeof fors / sizeof fors[0]; ++f) {
+      gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_SILU, 4, 64, 256, 32);
+      const int64_t total = desc_numel(&d);
+      tbuf x = tbuf_new(total, 0), y = tbuf_new(total, 0);
+      for (int64_t i = 0; i < total; ++i) x.p[i] = (float)(i % 13) - 6.0f;
+      gnk_plan *p = NULL;
+      gnk_plan_options o = {GNK_ESTIMATE | GNK_NO_CACHE, 4, fors[f].fn, NULL};
+      cr_assert_eq(gnk_plan_create_ex(&p, &d, &o), GNK_OK, "%s", gnk_last_error());
+      expect_error(gnk_execute(p, x.p, y.p, NULL, NULL), GNK_ERR_PARALLEL_FOR, "parallel_for");
+      cr_assert(tbuf_guards_ok(&y), "%s %s: wrote outside y", desc_str(&d), fors[f].name);
+      gnk_plan_destroy(p);
+      /* the general path's own parallel loop (per sample) */
+      gnk_general_desc gd;
+      gnk_general_desc_init(&gd);
+      gd.rank = 3;
+      gd.shape[0] = 4, gd.shape[1] = 64, gd.shape[2] = 256;
+      gd.channel_axis = 1;
+      gd.groups = 32;
+      gd.act = GNK_ACT_GELU_ERF; /* not a fast-path problem: the general kernel runs */
+      gnk_plan *gp = NULL;
+      cr_assert_eq(gnk_general_plan_create(&gp, &gd, &o), GNK_OK, "%s", gnk_last_error());
+      expect_error(gnk_general_execute(gp, x.p, y.p, NULL, NULL, NULL, NULL, NULL), GNK_ERR_PARALLEL_FOR,
+                   "parallel_for");
+      cr_assert(tbuf_guards_ok(&y), "general %s: wrote outside y", fors[f].name);
+      gnk_plan_destroy(gp);
+      tbuf_free(&x);
+      tbuf_free(&y);
+    }
+}
+
 /* ---- plan cache single flight ---- */
 #define RACERS 16
 static pthread_barrier_t barrier;

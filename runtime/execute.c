@@ -260,25 +260,13 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
                    const void *gamma, const void *beta, float *mean, float *rstd) {
   const int64_t N = d->n, C = d->c, S = d->spatial, G = d->groups;
   const int64_t total = N * C * S; /* validated: no overflow */
-  if (total > 0 && (!x || !y))
-    return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
-  if (x != y && total > 0) {
-    const char *xb = (const char *)x, *yb = (const char *)y;
-    const size_t bytes = (size_t)total * gnk_dtype_size(d->dtype);
-    if (xb < yb + bytes && yb < xb + bytes)
-      return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
-  }
   if (total > 0) {
-    const char *const names[] = {"x", "y", "gamma", "beta", "mean", "rstd"};
-    const void *const ptrs[] = {x, y, gamma, beta, mean, rstd};
+    if (!x || !y) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
     const size_t es = gnk_dtype_size(d->dtype), ps = gnk_dtype_size(d->param_dtype);
-    const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float)};
-    gnk_status st = gnk_check_aligned(names, ptrs, sizes, 6);
-    if (st != GNK_OK) return st;
-    const size_t xb = (size_t)total * es, pb = (size_t)C * ps, sb = (size_t)(N * G) * sizeof(float);
-    const gnk_region regions[] = {{"x", x, xb, 0},        {"y", y, xb, 1},          {"gamma", gamma, pb, 0},
-                                  {"beta", beta, pb, 0}, {"mean", mean, sb, 1}, {"rstd", rstd, sb, 1}};
-    st = gnk_check_disjoint(regions, 6);
+    const gnk_buffers b = {.x = x, .y = y, .es = es, .xbytes = (size_t)total * es,
+                           .gamma = gamma, .beta = beta, .ps = ps, .pbytes = (size_t)C * ps,
+                           .mean = mean, .rstd = rstd, .sbytes = (size_t)(N * G) * sizeof(float)};
+    const gnk_status st = gnk_check_buffers(&b);
     if (st != GNK_OK) return st;
   }
   /* the kernel runs d whole, or (NHWC) block by block of its baked channels */

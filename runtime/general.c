@@ -469,30 +469,18 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
     return GNK_OK;
   }
   if (!x || !y) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
-  if (x != y) {
-    const char *xb = (const char *)x, *yb = (const char *)y;
-    const size_t bytes = (size_t)total * gnk_dtype_size(g->d.dtype);
-    if (xb < yb + bytes && yb < xb + bytes)
-      return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
-  }
+  const int64_t npar = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;
   {
-    const char *const names[] = {"x", "y", "gamma", "beta", "mask", "mean", "rstd"};
-    const void *const ptrs[] = {x, y, gamma, beta, mask, mean, rstd};
     const size_t es = gnk_dtype_size(g->d.dtype), ps = gnk_dtype_size(g->d.param_dtype);
-    const size_t sizes[] = {es, es, ps, ps, sizeof(float), sizeof(float), sizeof(float)};
-    gnk_status st = gnk_check_aligned(names, ptrs, sizes, 7);
-    if (st != GNK_OK) return st;
-    const int64_t np = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;
-    const size_t xb = (size_t)total * es, pb = (size_t)np * ps, sb = (size_t)gnk_general_count(g) * sizeof(float);
-    const gnk_region regions[] = {{"x", x, xb, 0},         {"y", y, xb, 1},         {"gamma", gamma, pb, 0},
-                                  {"beta", beta, pb, 0},   {"mask", mask, (size_t)total * sizeof(float), 0},
-                                  {"mean", mean, sb, 1},   {"rstd", rstd, sb, 1}};
-    st = gnk_check_disjoint(regions, 7);
+    const gnk_buffers b = {.x = x, .y = y, .es = es, .xbytes = (size_t)total * es,
+                           .gamma = gamma, .beta = beta, .ps = ps, .pbytes = (size_t)npar * ps,
+                           .mask = mask, .mbytes = (size_t)total * sizeof(float),
+                           .mean = mean, .rstd = rstd, .sbytes = (size_t)gnk_general_count(g) * sizeof(float)};
+    const gnk_status st = gnk_check_buffers(&b);
     if (st != GNK_OK) return st;
   }
   grun r = {g, x, y, gamma, beta, NULL, NULL, mask, NULL, mean, rstd, 1};
   const size_t bytes = (size_t)gnk_general_count(g) * sizeof(stat3);
-  const int64_t npar = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;
   double *pd = malloc((size_t)(2 * npar + 1) * sizeof *pd);
   r.st = malloc(bytes ? bytes : 1);
   if (!r.st || !pd) {

@@ -191,44 +191,60 @@ const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg)
 
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);
-/* One argument's memory, for gnk_check_disjoint. */
-typedef struct gnk_region {
-  const char *name;
-  const void *p;
-  size_t bytes;
-  int out;
-} gnk_region;
-/* Outputs are written while inputs are still being read (the apply parameters
- * of a group are made from gamma/beta just before the group is normalized;
- * mean and rstd are written before x is read again), so an output that shares
- * memory with another argument would give wrong numbers: GNK_ERR_OVERLAP names
- * the first such pair of non-empty regions. r[0] and r[1] must be x and y, whose
- * pair the callers check (y == x, in place, is allowed). Inline: it runs on
- * every execute (a few ns). */
-static inline gnk_status gnk_check_disjoint(const gnk_region *r, int count) {
-  for (int i = 1; i < count; ++i) {
+/* The memory an execute reads and writes, for gnk_check_buffers; NULL
+ * pointers (absent gamma, beta, mask, mean, rstd) are skipped. */
+typedef struct gnk_buffers {
+  const void *x;
+  void *y;
+  size_t es, xbytes;           /* x/y element size and bytes */
+  const void *gamma, *beta;
+  size_t ps, pbytes;           /* gamma/beta element size and bytes (each) */
+  const float *mask;           /* general path only; total floats */
+  size_t mbytes;
+  float *mean, *rstd;
+  size_t sbytes;               /* bytes of each */
+} gnk_buffers;
+
+/* The pointer checks of every execute (fast and general path), inline since
+ * they run on every call (6-9 ns):
+ * - x and y overlap only as the same buffer (in place);
+ * - every pointer is aligned to its element (GNK_ERR_MISALIGNED): the kernels
+ *   load and store with unaligned vector instructions, but their scalar paths
+ *   (and C itself) read a float * or uint16_t * as such, and a streaming store
+ *   needs an element-aligned y to reach a vector boundary;
+ * - no output (y, mean, rstd) shares memory with another argument
+ *   (GNK_ERR_OVERLAP): outputs are written while inputs are still read (a
+ *   group's parameters are made from gamma/beta just before it is normalized,
+ *   mean and rstd before x is read again), so that would give wrong numbers. */
+static inline gnk_status gnk_check_buffers(const gnk_buffers *b) {
+  const char *xb = (const char *)b->x, *yb = (const char *)b->y;
+  if (xb != yb && xb < yb + b->xbytes && yb < xb + b->xbytes)
+    return gnk_fail(GNK_ERR_OVERLAP, "x and y overlap without being the same buffer");
+  const struct {
+    const char *name;
+    const void *p;
+    size_t align, bytes;
+    int out;
+  } r[] = {{"x", b->x, b->es, b->xbytes, 0},           {"y", b->y, b->es, b->xbytes, 1},
+           {"gamma", b->gamma, b->ps, b->pbytes, 0},   {"beta", b->beta, b->ps, b->pbytes, 0},
+           {"mask", b->mask, sizeof(float), b->mbytes, 0}, {"mean", b->mean, sizeof(float), b->sbytes, 1},
+           {"rstd", b->rstd, sizeof(float), b->sbytes, 1}};
+  enum { NR = (int)(sizeof r / sizeof r[0]) };
+  for (int i = 0; i < NR; ++i)
+    if ((uintptr_t)r[i].p & (r[i].align - 1))
+      return gnk_fail(GNK_ERR_MISALIGNED, "%s (%p) is not aligned to its %zu-byte elements", r[i].name, r[i].p,
+                      r[i].align);
+  for (int i = 1; i < NR; ++i) { /* outputs against everything else; x/y is checked above */
     if (!r[i].out || !r[i].p || !r[i].bytes) continue;
     const char *a = (const char *)r[i].p;
-    for (int j = 0; j < count; ++j) {
+    for (int j = 0; j < NR; ++j) {
       if (j == i || (i == 1 && j == 0) || !r[j].p || !r[j].bytes) continue;
-      const char *b = (const char *)r[j].p;
-      if (a < b + r[j].bytes && b < a + r[i].bytes)
+      const char *c = (const char *)r[j].p;
+      if (a < c + r[j].bytes && c < a + r[i].bytes)
         return gnk_fail(GNK_ERR_OVERLAP, "%s and %s overlap: an output must not share memory with another argument",
                         r[i].name, r[j].name);
     }
   }
-  return GNK_OK;
-}
-/* GNK_ERR_MISALIGNED naming the first non-NULL ptrs[i] off a multiple of sizes[i]
- * (2 or 4). The kernels load and store with unaligned vector instructions, but
- * their scalar paths (and C itself) read a float * or uint16_t * as such, and a
- * streaming store needs an element-aligned y to reach a vector boundary. */
-static inline gnk_status gnk_check_aligned(const char *const *names, const void *const *ptrs, const size_t *sizes,
-                                           int count) {
-  for (int i = 0; i < count; ++i)
-    if ((uintptr_t)ptrs[i] & (sizes[i] - 1))
-      return gnk_fail(GNK_ERR_MISALIGNED, "%s (%p) is not aligned to its %zu-byte elements", names[i], ptrs[i],
-                      sizes[i]);
   return GNK_OK;
 }
 const char *gnk_dtype_name(gnk_dtype t);

@@ -203,7 +203,15 @@ def _param(v, name, c, dtype=_F32):
     if a.ndim != 1 or a.shape[0] != c:
         raise _error(L.Status.ERR_NEGATIVE_SIZE,
                      f"{name} must be a 1-D array of length C={c}, got shape {a.shape}")
-    return np.require(a, requirements=["C", "A"])
+    return _c_aligned(a)
+
+
+def _c_aligned(a, dtype=None):
+    """a as a C-contiguous array aligned to its element size (copied only when it
+    is not one already): libgnk refuses pointers off their element alignment
+    (GNK_ERR_MISALIGNED), and numpy can make such views (np.frombuffer at an odd
+    offset)."""
+    return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
 def _ptr(a):
@@ -248,9 +256,7 @@ def group_norm(x, groups, gamma=None, beta=None, eps=1e-5, layout="nchw", act=No
             raise _error(L.Status.ERR_NULL_ARGUMENT, "out is read-only")
 
     with _Plan(desc, L.GNK_ESTIMATE, threads) as plan:
-        # "A": aligned to the element size, which gnk_execute requires (numpy
-        # can make views off it, e.g. np.frombuffer at an odd offset)
-        xc = np.require(x, requirements=["C", "A"])
+        xc = _c_aligned(x)
         copied = xc is not x and not np.may_share_memory(xc, x)
         if out is None:
             y = xc if copied else np.empty(x.shape, xdt)  # a private copy: in place
@@ -296,7 +302,7 @@ def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
     desc = _desc(x.shape, groups, info["layout"], info["act"], eps, dt)
     g = _param(gamma, "gamma", desc.c)
     b = _param(beta, "beta", desc.c)
-    xc = np.require(x, requirements=["C", "A"])
+    xc = _c_aligned(x)
     y = np.empty(x.shape, x.dtype) if out is None else out
     if y.dtype != x.dtype or y.shape != x.shape or not y.flags.c_contiguous:
         raise _error(L.Status.ERR_BAD_DTYPE,

@@ -11,8 +11,8 @@ import operator
 import numpy as np
 
 from . import _lib as L
-from ._api import (_F32, _Plan, _NP_TO_GNK, _check, _check_dtype, _error, _int_in, _param_dtype,
-                   _ptr)
+from ._api import (_F32, _Plan, _NP_TO_GNK, _c_aligned, _check, _check_dtype, _error, _int_in,
+                   _param_dtype, _ptr)
 
 __all__ = ["general_group_norm", "general_kernel_name", "GROUPINGS", "ACTIVATIONS"]
 
@@ -84,7 +84,7 @@ def _params(v, name, n, dtype):
     if a.ndim != 1 or a.shape[0] != n:
         raise _error(L.Status.ERR_NEGATIVE_SIZE,
                      f"{name} must be a 1-D array of length {n}, got shape {a.shape}")
-    return np.require(a, dtype=dtype, requirements=["C", "A"])
+    return _c_aligned(a, dtype)
 
 
 def _resolved(shape, axis, one_based, groups, reduce_axes):
@@ -141,13 +141,12 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
         m = None
         if mask is not None:
             try:
-                m = np.require(np.broadcast_to(np.asarray(mask, dtype=np.float32), x.shape),
-                               requirements=["C", "A"])
+                m = _c_aligned(np.broadcast_to(np.asarray(mask, dtype=np.float32), x.shape))
             except ValueError:
                 raise _error(L.Status.ERR_NEGATIVE_SIZE,
                              f"mask of shape {np.shape(mask)} does not broadcast to x's "
                              f"shape {x.shape}") from None
-        xc = np.require(x, requirements=["C", "A"])  # "A": element-aligned (gnk_general_execute needs it)
+        xc = _c_aligned(x)
         if out is None:
             y = np.empty(x.shape, xdt)
         else:

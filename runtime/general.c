@@ -462,6 +462,10 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
   const int64_t total = g->total;
   if (total == 0) { /* empty: every existing statistics set gets mean 0, rstd NaN (1/sqrt(eps) with a mask) */
     const int64_t count = gnk_general_count(g);
+    /* x, y, the parameters and the mask are not touched; the statistics written are checked as always */
+    const gnk_buffers b = {.mean = mean, .rstd = rstd, .sbytes = (size_t)count * sizeof(float)};
+    const gnk_status st = gnk_check_buffers(&b);
+    if (st != GNK_OK) return st;
     for (int64_t i = 0; i < count; ++i) {
       if (mean) mean[i] = 0.0f;
       if (rstd) rstd[i] = mask ? (float)(1.0 / sqrt(g->d.eps)) : NAN;

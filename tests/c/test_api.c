@@ -325,6 +325,14 @@ Test(api, empty_spatial_stats) {
     /* Either statistics pointer may be NULL. */
     cr_assert_eq(gnk_execute_stats(p, &x, &y, NULL, NULL, NULL, rstd.p), GNK_OK);
     cr_assert_eq(gnk_execute_stats(p, &x, &y, NULL, NULL, mean.p, NULL), GNK_OK);
+    /* The statistics written here are checked as on any other size (the
+     * previous library stored into a misaligned or overlapping mean/rstd). */
+    tbuf_fill_nan(&mean);
+    tbuf_fill_nan(&rstd);
+    float *odd = (float *)((unsigned char *)mean.p + 2);
+    expect_error(gnk_execute_stats(p, &x, &y, NULL, NULL, odd, rstd.p), GNK_ERR_MISALIGNED, "mean");
+    expect_error(gnk_execute_stats(p, &x, &y, NULL, NULL, mean.p, mean.p + 11), GNK_ERR_OVERLAP, "rstd");
+    cr_assert(tbuf_all_nan_fill(&mean) && tbuf_all_nan_fill(&rstd), "a refused execute wrote the statistics");
     gnk_plan_destroy(p);
     tbuf_free(&mean);
     tbuf_free(&rstd);

@@ -401,6 +401,14 @@ Test(general, empty_tensors) {
   cr_assert_eq(gnk_general_stats_count(p), 8);
   cr_assert_eq(gnk_general_execute(p, NULL, NULL, NULL, NULL, NULL, mean, rstd), GNK_OK);
   for (int i = 0; i < 8; ++i) cr_assert(mean[i] == 0.0f && isnan(rstd[i]));
+  /* the statistics written are checked as on any other size */
+  float stats[17];
+  for (int i = 0; i < 17; ++i) stats[i] = 7.0f;
+  expect_error(gnk_general_execute(p, NULL, NULL, NULL, NULL, NULL, (float *)((char *)stats + 2), rstd),
+               GNK_ERR_MISALIGNED, "mean");
+  expect_error(gnk_general_execute(p, NULL, NULL, NULL, NULL, NULL, stats, stats + 7), GNK_ERR_OVERLAP, "rstd");
+  for (int i = 0; i < 17; ++i) cr_assert(stats[i] == 7.0f, "a refused execute wrote stats[%d]", i);
+  cr_assert_eq(gnk_general_execute(p, NULL, NULL, NULL, NULL, NULL, stats, stats + 8), GNK_OK, "%s", gnk_last_error());
   gnk_plan_destroy(p);
   d.has_mask = 1;
   float w = 1.0f;

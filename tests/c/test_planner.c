@@ -133,3 +133,38 @@ Test(planner, runs_per_candidate_are_bounded) {
   }
   cr_assert_eq(seen_runs[n - 1], 1, "the 10x slower %s ran %d times", seen[n - 1]->info.name, seen_runs[n - 1]);
 }
+
+/* Where x and y together exceed the last-level cache, measure mode times only
+ * the streaming-store kernels (a regular store then reads each line of y from
+ * memory first): even a regular-store kernel the fake timer makes fastest is
+ * not picked, and never runs. Below that, the same kernel is timed and wins.
+ * The L3 is set small so that a small problem is "beyond" it. */
+static int streams(const gnk_kernel *k) { return strstr(k->info.name, "_nt") != NULL; }
+
+Test(planner, beyond_l3_only_streaming_store_kernels_are_timed) {
+  need_candidates(2);
+  int plain = -1, nt = 0;
+  for (int i = 0; i < nseen; ++i) {
+    if (streams(seen[i])) ++nt;
+    else if (plain < 0) plain = i;
+  }
+  if (!nt || plain < 0)
+    cr_skip_test("this CPU has %d streaming-store candidates and %s regular-store one for this problem; the test "
+                 "needs both", nt, plain < 0 ? "no" : "a");
+  const gnk_kernel *fast = seen[plain];
+  /* within the cache: the regular-store kernel made fastest wins */
+  setup(-1, 0, -1);
+  target_at = index_of(fast);
+  gnk_desc d = problem();
+  cr_assert_str_eq(measured_kernel(&d), fast->info.name);
+  /* beyond it (2x320x777 f32 is 1.9 MiB: x and y exceed a 2 MiB L3) */
+  gnk_cpu_set_caches((size_t)256 << 10, (size_t)2 << 20);
+  setup(-1, 0, -1);
+  target_at = index_of(fast);
+  const char *got = measured_kernel(&d);
+  cr_assert(streams(gnk_registry_get(gnk_registry_find(got))), "beyond L3 measure mode picked %s", got);
+  cr_assert_eq(seen_runs[target_at], 0, "the regular-store %s was timed %d times", fast->info.name,
+               seen_runs[target_at]);
+  for (int i = 0; i < nseen; ++i)
+    cr_assert(i == target_at || streams(seen[i]), "%s was timed beyond L3", seen[i]->info.name);
+}

@@ -303,12 +303,19 @@ def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
     g = _param(gamma, "gamma", desc.c)
     b = _param(beta, "beta", desc.c)
     xc = _c_aligned(x)
-    y = np.empty(x.shape, x.dtype) if out is None else out
-    if y.dtype != x.dtype or y.shape != x.shape or not y.flags.c_contiguous:
+    if out is not None and (not isinstance(out, np.ndarray) or out.dtype != x.dtype
+                            or out.shape != x.shape or not out.flags.c_contiguous
+                            or not out.flags.writeable):
+        # a read-only out can be immutable memory (np.frombuffer of bytes)
         raise _error(L.Status.ERR_BAD_DTYPE,
-                     "out must be a C-contiguous array of x's dtype and shape")
+                     "out must be a writeable C-contiguous array of x's dtype and shape")
+    # an out off its element alignment goes through an aligned temp
+    y = out if out is not None and out.flags.aligned else np.empty(x.shape, x.dtype)
     _check(L.lib().gnk_kernel_run(index, ctypes.byref(desc), _ptr(xc), _ptr(y),
                                   _ptr(g), _ptr(b)))
+    if out is not None and y is not out:
+        out[...] = y
+        y = out
     return y
 
 

@@ -274,6 +274,9 @@ def test_cache_sizes():
     c = gnk.cache_sizes()
     assert 64 << 10 <= c["l2"] <= 64 << 20 and c["l3"] >= c["l2"]
     env = dict(os.environ, GNK_CACHE_L2="3M", GNK_CACHE_L3="48m")
+    # the child imports this same package, however pytest was started
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(gnk.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg, env.get("PYTHONPATH")) if p)
     code = "import gnk; c = gnk.cache_sizes(); print(c['l2'], c['l3'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(3 << 20), str(48 << 20)]
@@ -297,3 +300,24 @@ def test_struct_mirror_round_trip():
                 got.act, got.flags) == (1, 0, 3, 320, 35, 32, 0.25, 2, 0)
         assert lib.gnk_plan_threads(plan.handle) == 2
         assert plan.source in ("estimate", "measured", "wisdom", "cache")
+
+
+def test_run_kernel_out_is_checked():
+    # run_kernel wrote through a read-only out (np.frombuffer of immutable
+    # bytes); an unaligned out now goes through an aligned temp like group_norm's.
+    k = next(k for k in gnk.kernels()
+             if k["name"] == "gnk_f32_nchw_gnsilu_generic__scalar_u4")
+    shape, G = (2, 8, 5), 4
+    x = _x(shape)
+    want = gnk.run_kernel(k["index"], x, G)
+    np.testing.assert_allclose(want, ref_group_norm(x, G, act="silu"), **TOL)
+    buf = bytes(x.nbytes)
+    ro = np.frombuffer(buf, np.float32).reshape(shape)
+    for bad in (ro, [0.0] * 80, np.empty(shape, np.float16), np.empty((2, 8, 6), np.float32),
+                np.empty((2, 5, 8), np.float32).transpose(0, 2, 1)):
+        with pytest.raises(gnk.GnkError, match="out must be"):
+            gnk.run_kernel(k["index"], x, G, out=bad)
+    assert buf == bytes(x.nbytes)
+    out = _unaligned(np.zeros(shape, np.float32), 2)
+    assert gnk.run_kernel(k["index"], x, G, out=out) is out
+    np.testing.assert_array_equal(out, want)

@@ -1,6 +1,7 @@
 # gnk — GroupNorm kernel compiler.
 #   make run    install what is missing, generate, build, tune and run the default workload
 #   make test   install what is missing, check the generated code, build with -Werror, run all tests
+#               (Criterion, ASan + UBSan, TSan, libFuzzer, pytest, framework parity, NEON under qemu)
 #   make bench  side-by-side benchmark against memcpy, PyTorch and oneDNN (see bench/)
 # Everything the commands need is installed by them: apt packages (when
 # missing) and Python packages into .venv.
@@ -34,7 +35,7 @@ KERNEL_SRC := $(GNK_KERNEL_SRC)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o)
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-run test-asan test-python test-parity test-neon bench clean
+.PHONY: all run test deps venv gen check-gen lib test-gen test-c test-run test-asan test-tsan test-fuzz test-python test-parity test-neon bench clean
 all: lib build/gnk-run
 
 # ---------------------------------------------------------------- install
@@ -44,6 +45,13 @@ build/.deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	@# the sanitizer and libFuzzer runtimes (libclang-rt-<version>-dev, only recommended by clang)
+	@v=$$($(CC) -dumpversion | cut -d. -f1); \
+	if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n; }' | \
+	     $(CC) -fsanitize=fuzzer,address,undefined -x c - -o /dev/null 2>/dev/null || \
+	   ! echo 'int main(void) { return 0; }' | $(CC) -fsanitize=thread -x c - -o /dev/null 2>/dev/null; then \
+	  echo "installing: libclang-rt-$$v-dev (sanitizer and libFuzzer runtimes)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libclang-rt-$$v-dev; fi
 	@touch $@
 
 venv: .venv/.stamp
@@ -120,7 +128,7 @@ TEST_SRC := $(sort $(wildcard tests/c/*.c))
 CRITERION_FLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-build/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h build/libgnk.a
+build/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h tests/c/test_desc.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) build/libgnk.a $(CRITERION_LIBS) $(LDLIBS)
 
 test-gen: | build/.deps
@@ -142,9 +150,48 @@ test-asan: | build/.deps
 	$(MAKE) --no-print-directory -j$(NPROC) OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/asan/test-gnk
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test-gnk --jobs 2
 
-build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
+build/asan/test-gnk: $(TEST_SRC) tests/c/test_util.h tests/c/test_shapes.h tests/c/test_desc.h $(RUNTIME_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CRITERION_FLAGS) -o $@ $(TEST_SRC) $(RUNTIME_OBJ) $(KERNEL_OBJ) $(CRITERION_LIBS) $(LDLIBS)
+
+# The concurrency surfaces under ThreadSanitizer (tests/tsan/tsan_stress.c; Criterion's
+# forking runner crashes under TSan): the runtime instrumented, the kernels (no shared
+# state, disjoint slices of y) linked from the release build.
+TSAN_OBJ := $(RUNTIME_SRC:%.c=build/tsan/obj/%.o)
+build/tsan/obj/runtime/%.o: runtime/%.c runtime/include/gnk.h runtime/gnk_internal.h runtime/gnk_kernel_abi.h generated/gnk_kernels.inc | build/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -O1 -fsanitize=thread -c $< -o $@
+build/tsan/tsan_stress: tests/tsan/tsan_stress.c tests/c/test_desc.h $(TSAN_OBJ) $(KERNEL_OBJ)
+	@echo "  LD [tsan] $@ (runtime instrumented, $(words $(KERNEL_OBJ)) release kernel objects)"
+	@$(CC) $(CFLAGS_COMMON) -O1 -fsanitize=thread -o $@ $< $(TSAN_OBJ) $(KERNEL_OBJ) $(LDLIBS)
+# TSan needs its fixed memory layout: where the kernel's address randomization
+# breaks it ("unexpected memory mapping"), rerun without randomization.
+test-tsan: | build/.deps
+	$(MAKE) --no-print-directory -j$(NPROC) build/tsan/tsan_stress
+	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"; \
+	if ! ./build/tsan/tsan_stress 2> build/tsan/stderr.log; then \
+	  if grep -q "unexpected memory mapping" build/tsan/stderr.log; then \
+	    echo "test-tsan: rerun without address randomization (setarch -R)"; setarch "$$(uname -m)" -R ./build/tsan/tsan_stress; \
+	  else cat build/tsan/stderr.log; exit 1; fi; \
+	fi
+
+# libFuzzer over the wisdom parser and descriptor validation / planning /
+# execution (tests/fuzz), with ASan + UBSan over the runtime (coverage-
+# instrumented) and the kernels (test-asan's objects); tests/fuzz/run.sh runs
+# each from its corpus with a fixed seed and number of mutations.
+FUZZ_OBJ := $(RUNTIME_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/fuzz/obj/runtime/%.o: runtime/%.c runtime/include/gnk.h runtime/gnk_internal.h runtime/gnk_kernel_abi.h generated/gnk_kernels.inc | build/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(KERNEL_OBJ)
+	@echo "  LD [fuzz] $@ (runtime with coverage, $(words $(KERNEL_OBJ)) ASan kernel objects)"
+	@$(CC) $(CFLAGS_COMMON) -O1 $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(KERNEL_OBJ) $(LDLIBS)
+# (the objects of both are kept: make would delete them as intermediates)
+.SECONDARY: $(TSAN_OBJ) $(FUZZ_OBJ)
+test-fuzz: | build/.deps
+	$(MAKE) --no-print-directory -j$(NPROC) OBJ=build/asan/obj CFLAGS="$(ASAN_FLAGS) -O1" build/fuzz/fuzz_wisdom build/fuzz/fuzz_desc
+	tests/fuzz/run.sh
 
 test-python: build/libgnk.so .venv/.stamp
 	PYTHONPATH=python $(PY) -m pytest -q tests/python --ignore=tests/python/parity
@@ -161,6 +208,8 @@ test: | build/.deps
 	$(MAKE) --no-print-directory test-c
 	$(MAKE) --no-print-directory test-run
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-parity
 	$(MAKE) --no-print-directory test-portable

@@ -93,12 +93,23 @@ gnk_status gnk_desc_validate(const gnk_desc *d) {
   if (!(d->eps >= 0.0) || isinf(d->eps))
     return gnk_fail(GNK_ERR_BAD_EPS, "eps (%g) must be finite and >= 0", d->eps);
   if (d->flags != 0) return gnk_fail(GNK_ERR_BAD_FLAGS, "descriptor flags 0x%x: no flags are defined", d->flags);
-  /* Element count and byte size must fit in int64 (and so in size_t on 64-bit). */
-  int64_t nc, all, bytes;
-  if (__builtin_mul_overflow(d->n, d->c, &nc) || __builtin_mul_overflow(nc, d->spatial, &all) ||
+  /* Element count and byte size must fit in int64 (and so in size_t on 64-bit),
+   * and so must the products the planner and executor form from them even
+   * where another size is 0 (c*spatial per sample, n*groups statistics): an
+   * empty tensor is planned too, so sizes of 0 count as 1 here (before,
+   * n = 0 with c*spatial past 2^63, or c = 0 with n*groups past it, passed and
+   * overflowed signed products later; found by tests/fuzz/fuzz_desc). */
+  const int64_t n1 = d->n ? d->n : 1, c1 = d->c ? d->c : 1, s1 = d->spatial ? d->spatial : 1;
+  int64_t nc, all, bytes, ng;
+  if (__builtin_mul_overflow(n1, c1, &nc) || __builtin_mul_overflow(nc, s1, &all) ||
       __builtin_mul_overflow(all, (int64_t)gnk_dtype_size(d->dtype), &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
-    return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "n*c*spatial (%lld*%lld*%lld) floats overflow 64 bits",
-                    (long long)d->n, (long long)d->c, (long long)d->spatial);
+    return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "n*c*spatial (%lld*%lld*%lld) floats overflow 64 bits%s",
+                    (long long)d->n, (long long)d->c, (long long)d->spatial,
+                    d->n && d->c && d->spatial ? "" : " (a size of 0 counted as 1)");
+  if (__builtin_mul_overflow(n1, d->groups, &ng) || __builtin_mul_overflow(ng, (int64_t)sizeof(float), &bytes) ||
+      (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
+    return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "n*groups (%lld*%lld) statistics overflow 64 bits", (long long)d->n,
+                    (long long)d->groups);
   return GNK_OK;
 }
 

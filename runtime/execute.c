@@ -3,6 +3,7 @@
  * (see gnk_kernel_abi.h for why the result never depends on the split). */
 #include "gnk_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -66,6 +67,17 @@ typedef struct run {
   int fused;           /* phase 3: ... in one loop (run_units_fused) */
 } run;
 
+/* The f32 scale rstd * gamma of the apply. A finite scale past FLT_MAX (a
+ * constant group with a tiny eps: eps 1e-300 gives rstd 1e150) becomes
+ * +-FLT_MAX, not Inf, so that the group's (x - mean) * scale is 0 and y is
+ * exactly beta, not 0 * Inf = NaN (found by tests/fuzz/fuzz_desc); an
+ * infinite one (variance and eps both 0) stays Inf, as 0 * Inf is then the
+ * framework's NaN too. */
+static inline float f32_scale(double scale) {
+  const double clamped = scale > FLT_MAX ? FLT_MAX : scale < -FLT_MAX ? -FLT_MAX : scale;
+  return (float)(isinf(scale) ? scale : clamped);
+}
+
 /* The apply parameters of n channels with f32 gamma and beta (the common
  * case), branch-free and with restrict pointers so that it vectorizes: on
  * 8x8 images this per-channel work rivals the kernel's. The same arithmetic
@@ -76,7 +88,7 @@ set_params_body(const float *restrict gam, const float *restrict bet, int64_t n,
   for (int64_t c = 0; c < n; ++c) {
     const double scale = rstd * (double)gam[c];
     const int fold = fabs(mean * scale) <= fold_limit;
-    pk[c] = (float)scale;
+    pk[c] = f32_scale(scale);
     ps[c] = fold ? 0.0f : sub;
     ph[c] = (float)((double)bet[c] - (fold ? mean : lo) * scale);
   }
@@ -166,7 +178,7 @@ static void merge_group(const run *r, int64_t ng) {
     const double beta = !r->beta ? 0.0 : bf ? (double)bf[c] : gnk_value_at(r->param_dtype, r->beta, c);
     const double scale = rstd * gam;
     const int fold = fabs(mean * scale) <= fold_limit;
-    pk[c] = (float)scale;
+    pk[c] = f32_scale(scale);
     ps[c] = fold ? 0.0f : sub;
     ph[c] = (float)(beta - (fold ? mean : lo) * scale);
   }
@@ -278,7 +290,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     const gnk_buffers b = {.mean = mean, .rstd = rstd, .sbytes = (size_t)(N * G) * sizeof(float)};
     const gnk_status st = gnk_check_buffers(&b);
     if (st != GNK_OK) return st;
-    for (int64_t i = 0; i < N * G; ++i) {
+    for (int64_t i = 0; (mean || rstd) && i < N * G; ++i) {
       if (mean) mean[i] = 0.0f;
       if (rstd) rstd[i] = NAN;
     }

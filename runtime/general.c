@@ -9,7 +9,8 @@
  * channel axis: A = product of the axes between batch and channel, B = product
  * of the axes after it. A statistics set is (n, k, g) where k is the row-major
  * index over the kept (not reduced) axes; k = kA[a] + kB[b] with the two
- * tables built at planning time (NULL when that side has no kept axis).
+ * tables built at planning time (NULL when that side has no kept axis, or
+ * computed per position past KEPT_TABLE_MAX entries).
  *
  * Per sample: pass 1 accumulates W = sum w and sum w x (and sum w x^2 for
  * SUMSQ) in double, pass 2 (ACCURATE) sum w (x - mean)^2 in double, pass 3
@@ -26,6 +27,14 @@
 
 #define ROW_CHUNK 256 /* values converted to double at a time */
 #define BLOCK_B 32    /* below this inner size, walk (n, a) blocks of C*B values */
+/* The block walk's tables hold C*B entries each; past this many the row walk
+ * runs instead (same results): planning a problem of 2^31 channels built
+ * 32 GiB of tables before (found by tests/fuzz/fuzz_desc). */
+#define BLOCK_TABLE_MAX ((int64_t)1 << 20)
+/* Likewise the kept-index tables kA / kB (A or B entries): past this many
+ * the index is computed per position (a 2^31-position kept axis asked for a
+ * 16 GiB table; found by tests/fuzz/fuzz_desc). */
+#define KEPT_TABLE_MAX ((int64_t)1 << 20)
 
 struct gnk_general {
   gnk_general_desc d; /* as validated: channel_axis 0-based, groups resolved, reduce_axes explicit */
@@ -33,10 +42,13 @@ struct gnk_general {
   int64_t K;          /* kept positions per sample */
   int64_t R;          /* values per statistics set (without mask) */
   int64_t total;      /* elements of x */
-  int64_t *kA, *kB;   /* kept index of each a / b, or NULL when that side keeps nothing */
+  int keepA, keepB;   /* whether the axes before / after the channel axis keep any (not reduced) */
+  int64_t *kA, *kB;   /* kept index of each a / b (kept_at), or NULL: that side keeps nothing or,
+                         past KEPT_TABLE_MAX entries, kept_at computes it per position */
+  int64_t kstride[GNK_MAX_RANK]; /* kept-index stride of each kept axis */
   /* Small B (channels last and the like): the C*B values of one (n, a) are walked as one
    * block; per position j = c*B + b its set offset kB[b]*G + group(c) and parameter index. */
-  int64_t *set_off, *par_ix; /* NULL when B >= BLOCK_B */
+  int64_t *set_off, *par_ix; /* NULL when B >= BLOCK_B, C*B > BLOCK_TABLE_MAX or the tensor is empty */
   char name[32];
 };
 
@@ -137,12 +149,20 @@ static gnk_status resolve(const gnk_general_desc *d, gnk_general_desc *r) {
   if (!gnk_act_valid(d->act))
     return gnk_fail(GNK_ERR_BAD_ACTIVATION, "unknown activation %d (expected GNK_ACT_NONE, GNK_ACT_SILU, GNK_ACT_RELU, "
                                             "GNK_ACT_GELU_ERF or GNK_ACT_GELU_TANH)", (int)d->act);
-  int64_t total = 1, bytes;
-  for (int i = 0; i < rank; ++i)
-    if (__builtin_mul_overflow(total, d->shape[i], &total))
+  /* Dimensions of 0 count as 1: an empty tensor is still planned, and the
+   * products of its other dimensions (A, B, C*B, the statistics count N*K*G)
+   * must fit too (found by tests/fuzz/fuzz_desc). */
+  int64_t total = 1, bytes, stats = r->groups > 0 ? r->groups : 1;
+  for (int i = 0; i < rank; ++i) {
+    const int64_t n1 = d->shape[i] ? d->shape[i] : 1;
+    if (__builtin_mul_overflow(total, n1, &total))
       return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "the tensor's element count (product of its %d dimensions) overflows 64 bits",
                       rank);
-  if (__builtin_mul_overflow(total, (int64_t)4, &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
+    if (i != axis && !(r->reduce_axes >> i & 1u) && __builtin_mul_overflow(stats, n1, &stats))
+      return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "the statistics count overflows 64 bits");
+  }
+  if (__builtin_mul_overflow(total, (int64_t)4, &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2 ||
+      __builtin_mul_overflow(stats, (int64_t)4, &bytes) || (uint64_t)bytes > (uint64_t)SIZE_MAX / 2)
     return gnk_fail(GNK_ERR_SIZE_OVERFLOW, "the tensor's byte size (%lld elements) overflows 64 bits", (long long)total);
   return GNK_OK;
 }
@@ -161,25 +181,46 @@ const char *gnk_general_name(const gnk_general *g) { return g ? g->name : NULL; 
 int64_t gnk_general_count(const gnk_general *g) { return g->N * g->K * g->G; }
 
 /* kept-index table of the axes [lo, hi) (row-major over them); NULL if none is kept. */
+/* Kept index of position j of the axes [lo, hi) (row-major over them): the
+ * sum of idx * kstride over the axes that are not reduced. */
+static int64_t kept_at(const gnk_general_desc *r, const int64_t *kstride, int lo, int hi, int64_t j) {
+  int64_t k = 0;
+  for (int i = hi - 1; i >= lo; --i) {
+    const int64_t idx = j % r->shape[i];
+    j /= r->shape[i];
+    if (!(r->reduce_axes >> i & 1u)) k += idx * kstride[i];
+  }
+  return k;
+}
+
+/* Whether the axes [lo, hi) keep any position apart (a kept axis longer than 1). */
+static int keeps(const gnk_general_desc *r, int lo, int hi) {
+  int any = 0;
+  for (int i = lo; i < hi; ++i) any |= !(r->reduce_axes >> i & 1u) && r->shape[i] > 1;
+  return any;
+}
+
+/* The kept-index table of the axes [lo, hi) (count positions), or NULL where
+ * they keep nothing or the table would pass KEPT_TABLE_MAX entries. */
 static gnk_status kept_table(const gnk_general_desc *r, const int64_t *kstride, int lo, int hi, int64_t count,
                              int64_t **out) {
   *out = NULL;
-  int any = 0;
-  for (int i = lo; i < hi; ++i) any |= !(r->reduce_axes >> i & 1u) && r->shape[i] > 1;
-  if (!any || count == 0) return GNK_OK;
+  if (!keeps(r, lo, hi) || count == 0 || count > KEPT_TABLE_MAX) return GNK_OK;
   int64_t *t = malloc((size_t)count * sizeof *t);
   if (!t) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a %lld-entry index table", (long long)count);
-  for (int64_t j = 0; j < count; ++j) {
-    int64_t rem = j, k = 0;
-    for (int i = hi - 1; i >= lo; --i) {
-      const int64_t idx = rem % r->shape[i];
-      rem /= r->shape[i];
-      if (!(r->reduce_axes >> i & 1u)) k += idx * kstride[i];
-    }
-    t[j] = k;
-  }
+  for (int64_t j = 0; j < count; ++j) t[j] = kept_at(r, kstride, lo, hi, j);
   *out = t;
   return GNK_OK;
+}
+
+/* Kept index of a (the axes before the channel) and of b0..b0+len (after it). */
+static inline int64_t kA_of(const gnk_general *g, int64_t a) {
+  return g->kA ? g->kA[a] : g->keepA ? kept_at(&g->d, g->kstride, 1, g->d.channel_axis, a) : 0;
+}
+static void kB_chunk(const gnk_general *g, int64_t b0, int64_t len, int64_t *out) {
+  if (g->kB) memcpy(out, g->kB + b0, (size_t)len * sizeof *out);
+  else
+    for (int64_t i = 0; i < len; ++i) out[i] = kept_at(&g->d, g->kstride, g->d.channel_axis + 1, g->d.rank, b0 + i);
 }
 
 static gnk_status build(const gnk_general_desc *r, gnk_general **out) {
@@ -195,19 +236,22 @@ static gnk_status build(const gnk_general_desc *r, gnk_general **out) {
   g->A = g->B = 1;
   for (int i = 1; i < axis; ++i) g->A *= r->shape[i];
   for (int i = axis + 1; i < rank; ++i) g->B *= r->shape[i];
-  int64_t kstride[GNK_MAX_RANK] = {0}, K = 1, R = g->D;
+  int64_t *kstride = g->kstride, K = 1, R = g->D;
   for (int i = rank - 1; i >= 1; --i) {
     if (i == axis) continue;
     if (r->reduce_axes >> i & 1u) R *= r->shape[i];
     else { kstride[i] = K; K *= r->shape[i]; }
   }
+  g->keepA = keeps(r, 1, axis);
+  g->keepB = keeps(r, axis + 1, rank);
   g->K = K;
   g->R = R;
   g->total = g->N * g->A * g->C * g->B;
   snprintf(g->name, sizeof g->name, "general_%s", dtype_word(r->dtype));
-  gnk_status st = kept_table(r, kstride, 1, axis, g->A, &g->kA);
-  if (st == GNK_OK) st = kept_table(r, kstride, axis + 1, rank, g->B, &g->kB);
-  if (st == GNK_OK && g->B < BLOCK_B && g->C * g->B > 0) {
+  /* an empty tensor runs nothing: no tables (they are sized by C, A and B, not by N) */
+  gnk_status st = g->total > 0 ? kept_table(r, kstride, 1, axis, g->A, &g->kA) : GNK_OK;
+  if (st == GNK_OK && g->total > 0) st = kept_table(r, kstride, axis + 1, rank, g->B, &g->kB);
+  if (st == GNK_OK && g->total > 0 && g->B < BLOCK_B && g->C * g->B <= BLOCK_TABLE_MAX) {
     const int64_t cb = g->C * g->B;
     g->set_off = malloc((size_t)cb * sizeof *g->set_off);
     g->par_ix = malloc((size_t)cb * sizeof *g->par_ix);
@@ -216,7 +260,7 @@ static gnk_status build(const gnk_general_desc *r, gnk_general **out) {
       for (int64_t c = 0; c < g->C; ++c) {
         const int64_t grp = r->grouping == GNK_GROUPING_INTERLEAVED ? c % g->G : c / g->D;
         for (int64_t b = 0; b < g->B; ++b) {
-          g->set_off[c * g->B + b] = (g->kB ? g->kB[b] : 0) * g->G + grp;
+          g->set_off[c * g->B + b] = (g->keepB ? kept_at(r, kstride, axis + 1, rank, b) : 0) * g->G + grp;
           g->par_ix[c * g->B + b] = r->affine == GNK_AFFINE_PER_GROUP ? grp : c;
         }
       }
@@ -333,7 +377,7 @@ static void accumulate_row(const grun *r, stat3 *st, int64_t off0, int64_t grp, 
     const int64_t len = g->B - b0 < ROW_CHUNK ? g->B - b0 : ROW_CHUNK;
     load(g->d.dtype, r->x, off0 + b0, len, xv);
     if (r->mask) for (int64_t i = 0; i < len; ++i) wv[i] = r->mask[off0 + b0 + i];
-    if (!g->kB) {
+    if (!g->keepB) {
       if (phase == 0 && !r->mask) {
         for (int64_t i = 0; i < len; ++i) s1 += xv[i];
         if (sumsq) for (int64_t i = 0; i < len; ++i) s2 += xv[i] * xv[i];
@@ -346,8 +390,10 @@ static void accumulate_row(const grun *r, stat3 *st, int64_t off0, int64_t grp, 
         for (int64_t i = 0; i < len; ++i) s2 += wv[i] * ((xv[i] - m) * (xv[i] - m));
       }
     } else {
+      int64_t kb[ROW_CHUNK];
+      kB_chunk(g, b0, len, kb);
       for (int64_t i = 0; i < len; ++i) {
-        stat3 *s = &st[g->kB[b0 + i] * g->G + grp];
+        stat3 *s = &st[kb[i] * g->G + grp];
         const double w = r->mask ? wv[i] : 1.0;
         if (phase == 0) {
           s->w += w;
@@ -359,7 +405,7 @@ static void accumulate_row(const grun *r, stat3 *st, int64_t off0, int64_t grp, 
       }
     }
   }
-  if (!g->kB) {
+  if (!g->keepB) {
     if (phase == 0) { st[grp].w += sw; st[grp].s += s1; st[grp].q += s2; }
     else st[grp].q += s2;
   }
@@ -370,7 +416,7 @@ static void accumulate(const grun *r, int64_t n, int phase) {
   const gnk_general *g = r->g;
   stat3 *st = r->st + n * g->K * g->G;
   for (int64_t a = 0; a < g->A; ++a) {
-    stat3 *sa = st + (g->kA ? g->kA[a] : 0) * g->G;
+    stat3 *sa = st + kA_of(g, a) * g->G;
     if (g->set_off) {
       accumulate_block(r, sa, (n * g->A + a) * g->C * g->B, phase);
       continue;
@@ -387,7 +433,7 @@ static void normalize(const grun *r, int64_t n) {
   const int per_group = g->d.affine == GNK_AFFINE_PER_GROUP;
   double xv[ROW_CHUNK];
   for (int64_t a = 0; a < g->A; ++a) {
-    const stat3 *sa = st + (g->kA ? g->kA[a] : 0) * g->G;
+    const stat3 *sa = st + kA_of(g, a) * g->G;
     if (g->set_off) { /* block walk */
       const int64_t cb = g->C * g->B, off0 = (n * g->A + a) * cb;
       for (int64_t j0 = 0; j0 < cb; j0 += ROW_CHUNK) {
@@ -409,12 +455,14 @@ static void normalize(const grun *r, int64_t n) {
       for (int64_t b0 = 0; b0 < g->B; b0 += ROW_CHUNK) {
         const int64_t len = g->B - b0 < ROW_CHUNK ? g->B - b0 : ROW_CHUNK;
         load(g->d.dtype, r->x, off0 + b0, len, xv);
-        if (!g->kB) {
+        if (!g->keepB) {
           const double m = sa[grp].s, sc = sa[grp].q * gam;
           for (int64_t i = 0; i < len; ++i) xv[i] = (xv[i] - m) * sc + bet;
         } else {
+          int64_t kb[ROW_CHUNK];
+          kB_chunk(g, b0, len, kb);
           for (int64_t i = 0; i < len; ++i) {
-            const stat3 *s = &sa[g->kB[b0 + i] * g->G + grp];
+            const stat3 *s = &sa[kb[i] * g->G + grp];
             xv[i] = (xv[i] - s->s) * (s->q * gam) + bet;
           }
         }
@@ -466,7 +514,7 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
     const gnk_buffers b = {.mean = mean, .rstd = rstd, .sbytes = (size_t)count * sizeof(float)};
     const gnk_status st = gnk_check_buffers(&b);
     if (st != GNK_OK) return st;
-    for (int64_t i = 0; i < count; ++i) {
+    for (int64_t i = 0; (mean || rstd) && i < count; ++i) {
       if (mean) mean[i] = 0.0f;
       if (rstd) rstd[i] = mask ? (float)(1.0 / sqrt(g->d.eps)) : NAN;
     }

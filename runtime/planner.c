@@ -371,7 +371,10 @@ static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gn
   }
   if (mode == GNK_WISDOM_ONLY)
     return gnk_fail(GNK_ERR_WISDOM_ONLY_MISS, "no wisdom for %s (GNK_WISDOM_ONLY)", key);
-  if (mode == GNK_MEASURE) {
+  /* An empty tensor has nothing to time (and timing its no-op runs on
+   * 2^31 statistics sets took 40 s; found by tests/fuzz/fuzz_desc): the
+   * estimate. */
+  if (mode == GNK_MEASURE && d->n * d->c * d->spatial > 0) {
     gnk_status st = measure(d, o, threads, out);
     if (st == GNK_OK) gnk_wisdom_record(key, out->kernel, out->split, out->ns);
     return st;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define KEY_MAX 200
+#define GNK_WISDOM_MAX_NS 1e15 /* 11.6 days: no single timed run is longer */
 
 typedef struct wentry {
   char key[KEY_MAX];
@@ -220,7 +221,11 @@ static gnk_status parse(const char *text, table *out) {
     } else if (!strncmp(l, "entry ", 6)) {
       char key[KEY_MAX], name[160], split[16], extra[2];
       double ns;
-      if (sscanf(l + 6, "%199s %159s %15s %lf %1s", key, name, split, &ns, extra) != 4 || !(ns >= 0))
+      /* ns: a measured time, at most GNK_WISDOM_MAX_NS; a larger one (or Inf)
+       * would be exported as a number too long for its line (%.0f of 1e308 is
+       * 309 digits), and the export would no longer import */
+      if (sscanf(l + 6, "%199s %159s %15s %lf %1s", key, name, split, &ns, extra) != 4 ||
+          !(ns >= 0 && ns <= GNK_WISDOM_MAX_NS))
         return gnk_fail(GNK_ERR_WISDOM_CORRUPT, "wisdom line %d is not a valid entry", line);
       wentry w = {{0}, gnk_registry_find(name), GNK_SPLIT_UNITS, ns};
       if (w.kernel < 0) return gnk_fail(GNK_ERR_WISDOM_KERNELS, "wisdom line %d names unknown kernel %s", line, name);

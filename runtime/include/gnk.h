@@ -48,7 +48,8 @@ typedef enum gnk_status {
   GNK_ERR_BAD_GROUPS,          /* groups <= 0 */
   GNK_ERR_GROUPS_NOT_DIVISOR,  /* channels % groups != 0 (includes groups > channels) */
   GNK_ERR_NEGATIVE_SIZE,       /* n, c or spatial < 0 */
-  GNK_ERR_SIZE_OVERFLOW,       /* n*c*spatial (or its byte size) overflows 64 bits */
+  GNK_ERR_SIZE_OVERFLOW,       /* n*c*spatial or n*groups (or their byte sizes) overflow 64 bits;
+                                  a size of 0 counts as 1 here (empty tensors are planned too) */
   GNK_ERR_BAD_EPS,             /* eps < 0, NaN or infinite */
   GNK_ERR_BAD_FLAGS,           /* unknown flag bits or planning mode */
   GNK_ERR_BAD_THREADS,         /* thread count < 0 or above GNK_MAX_THREADS */

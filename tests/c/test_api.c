@@ -125,6 +125,22 @@ Test(api, bad_sizes) {
   d.n = INT64_MAX;
   d.c = 2;
   expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflow");
+  /* An empty tensor whose other sizes overflow: the planner forms c*spatial
+   * and n*groups anyway (signed overflow before; found by tests/fuzz/fuzz_desc). */
+  d = base();
+  d.n = 0;
+  d.c = (int64_t)1 << 62;
+  d.spatial = 4;
+  d.groups = 1;
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "counted as 1");
+  d = base();
+  d.n = 65537;
+  d.c = 0;
+  d.spatial = 3661;
+  d.groups = (int64_t)1 << 62; /* divides 0 channels */
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "n*groups");
+  d.groups = 4; /* an empty tensor of 4 empty groups stays valid */
+  cr_assert_eq(gnk_desc_validate(&d), GNK_OK, "%s", gnk_last_error());
 }
 
 Test(api, bad_eps_and_flags) {
@@ -305,6 +321,14 @@ Test(api, empty_tensors) {
     check_empty((gnk_layout)l, 2, 0, 16, 1);
     check_empty((gnk_layout)l, 2, 8, 0, 4);
   }
+  /* Measure mode has nothing to time in an empty tensor: it takes the
+   * estimate (it timed no-op runs over 2^31 statistics sets for 40 s) */
+  gnk_desc d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, (int64_t)1 << 31, 1, 0, 1);
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create(&p, &d, GNK_MEASURE | GNK_NO_CACHE), GNK_OK, "%s", gnk_last_error());
+  cr_assert_str_eq(gnk_plan_source(p), "estimate");
+  cr_assert_eq(gnk_execute(p, NULL, NULL, NULL, NULL), GNK_OK, "%s", gnk_last_error());
+  gnk_plan_destroy(p);
 }
 
 Test(api, empty_spatial_stats) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 TestSuite(general, .fini = leak_check);
 
@@ -256,6 +257,50 @@ Test(general, channel_axis_anywhere_any_rank) {
   d = gdesc(4, (int64_t[]){2, 3, 12, 5}, -2, -1); d.flags = GNK_AXIS_ONE_BASED; check(&d, DEF, "R axis -2, G = -1");
 }
 
+/* Channels-last with more than BLOCK_TABLE_MAX (2^20) channel positions per
+ * block: the row walk instead of the block tables, the same reference (the
+ * tables for 2^31 channels took 32 GiB at plan time before). */
+Test(general, huge_axes_run_without_index_tables) {
+  gnk_general_desc d = gdesc(3, (int64_t[]){1, 2, 1100000}, -1, 4);
+  d.act = GNK_ACT_GELU_ERF; /* force the general kernel */
+  check(&d, DEF, "1x2x1100000 channels last");
+  /* kept axes of more than KEPT_TABLE_MAX (2^20) positions after and before
+   * the channel axis: their index computed per position, not tabled */
+  d = gdesc(3, (int64_t[]){1, 4, (1 << 20) + 3}, 1, 2);
+  d.reduce_axes = 0;
+  d.flags = GNK_REDUCE_AXES_EXACT;
+  check(&d, DEF, "1x4x(2^20+3), per-position statistics");
+  d = gdesc(3, (int64_t[]){1, (1 << 20) + 3, 4}, 2, 2);
+  d.reduce_axes = 0;
+  d.flags = GNK_REDUCE_AXES_EXACT;
+  check(&d, DEF, "1x(2^20+3)x4, per-position statistics");
+}
+
+/* Planning allocates nothing in proportion to the channel count: a 2^31-1
+ * channel problem (GELU: the general kernel) is planned under a 4 GiB address
+ * space limit (before, the plan built 32 GiB of tables, or 2 x 8 GiB for a
+ * channels-last layout, and failed or was killed). */
+Test(general, planning_huge_channel_counts_allocates_no_tables) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  cr_skip_test("RLIMIT_AS cannot be lowered under AddressSanitizer (its shadow memory)");
+#endif
+#endif
+  const struct rlimit cap = {(rlim_t)4 << 30, (rlim_t)4 << 30};
+  cr_assert_eq(setrlimit(RLIMIT_AS, &cap), 0);
+  for (int l = 0; l < 2; ++l) {
+    gnk_desc d = make_desc((gnk_layout)l, GNK_ACT_GELU_ERF, 15, ((int64_t)1 << 31) - 1, 1, 1);
+    gnk_plan *p = NULL;
+    cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK, "%s", gnk_last_error());
+    gnk_plan_destroy(p);
+    d.n = 0; /* empty: no tables either */
+    d.spatial = 7;
+    cr_assert_eq(gnk_plan_create(&p, &d, GNK_ESTIMATE), GNK_OK, "%s", gnk_last_error());
+    cr_assert_eq(gnk_execute(p, NULL, NULL, NULL, NULL), GNK_OK, "%s", gnk_last_error());
+    gnk_plan_destroy(p);
+  }
+}
+
 Test(general, interleaved_grouping) {
   gnk_general_desc d = gdesc(3, (int64_t[]){2, 7, 12}, -1, 3);
   d.grouping = GNK_GROUPING_INTERLEAVED;
@@ -474,6 +519,13 @@ Test(general, errors) {
   d = gdesc(4, s4, 1, 4); d.param_dtype = GNK_DTYPE_F16; expect_invalid(&d, GNK_ERR_BAD_DTYPE, "param_dtype");
   d = gdesc(4, (int64_t[]){1ll << 40, 1ll << 20, 1ll << 10, 1}, 1, 1);
   expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflows");
+  /* empty, with the other dimensions' product past 2^63: planned anyway, so refused */
+  d = gdesc(4, (int64_t[]){0, 1ll << 40, 1ll << 40, 1}, 3, 1);
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "overflows");
+  d = gdesc(3, (int64_t[]){1ll << 40, 0, 1ll << 30}, 1, 1ll << 40); /* 0 channels: N*K*G statistics */
+  d.reduce_axes = 0;
+  d.flags = GNK_REDUCE_AXES_EXACT;
+  expect_invalid(&d, GNK_ERR_SIZE_OVERFLOW, "statistics");
   d = gdesc(4, s4, 1, 4);
   gnk_plan_options bad = {GNK_ESTIMATE, GNK_MAX_THREADS + 1, NULL, NULL};
   expect_error(gnk_general_plan_create(&p, &d, &bad), GNK_ERR_BAD_THREADS, "threads");

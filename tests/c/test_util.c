@@ -123,20 +123,6 @@ int tbuf_guards_ok(const tbuf *b) {
 int tbuf_all_nan_fill(const tbuf *b) { return has_bits(b, b->v, b->count, nan_fill_bits(b->dtype)); }
 
 /* ---- reference ---- */
-int64_t desc_numel(const gnk_desc *d) { return d->n * d->c * d->spatial; }
-
-gnk_desc make_desc(gnk_layout layout, gnk_act act, int64_t n, int64_t c, int64_t s, int64_t g) {
-  gnk_desc d;
-  gnk_desc_init(&d);
-  d.layout = layout;
-  d.act = act;
-  d.n = n;
-  d.c = c;
-  d.spatial = s;
-  d.groups = g;
-  return d;
-}
-
 const char *desc_str(const gnk_desc *d) {
   static _Thread_local char buf[200];
   if (gnk_desc_string(d, buf, sizeof buf) != GNK_OK) snprintf(buf, sizeof buf, "(invalid desc)");

@@ -14,6 +14,7 @@
 #define GNK_TEST_UTIL_H
 
 #include "gnk.h"
+#include "test_desc.h" /* make_desc, desc_numel */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -80,8 +81,6 @@ int tbuf_all_nan_fill(const tbuf *b); /* 1 when the data still holds the NaN fil
 
 /* ---- reference ----
  * x and y hold elements of d->dtype, gamma and beta of d->param_dtype. */
-int64_t desc_numel(const gnk_desc *d); /* n*c*spatial */
-gnk_desc make_desc(gnk_layout layout, gnk_act act, int64_t n, int64_t c, int64_t s, int64_t g);
 const char *desc_str(const gnk_desc *d); /* gnk_desc_string into a thread-local buffer */
 /* f32 tolerance, plus half an ulp of the storage type for 16-bit outputs; NaN wants NaN. */
 int close_enough(gnk_dtype t, double got, double want);

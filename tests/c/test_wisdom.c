@@ -279,6 +279,18 @@ Test(wisdom, rejections_leave_state_unchanged) {
   expect_rejected("unknown split", s, GNK_ERR_WISDOM_CORRUPT, GNK_OK);
   free(r);
   free(s);
+  /* a time too large (or infinite) to be exported on a line that imports again:
+   * accepted, it made the next export unreadable (found by tests/fuzz/fuzz_wisdom) */
+  const char *times[] = {"1e300", "inf", "-1", "nan", "1e16"};
+  for (size_t i = 0; i < sizeof times / sizeof times[0]; ++i) {
+    char bad_time[512];
+    snprintf(bad_time, sizeof bad_time, "entry %s %s units %s", key, kname, times[i]);
+    r = replace(good, first, bad_time);
+    s = resign(r);
+    expect_rejected(times[i], s, GNK_ERR_WISDOM_CORRUPT, GNK_OK);
+    free(r);
+    free(s);
+  }
   r = replace(good, "\nend ", "\nend 9");
   s = dup_range(r, strlen(r)); /* count wrong, not re-signed: any corrupt status */
   expect_rejected("wrong entry count", s, GNK_ERR_WISDOM_CORRUPT, GNK_OK);

@@ -180,7 +180,6 @@ void gnk_general_free(gnk_general *g) {
 const char *gnk_general_name(const gnk_general *g) { return g ? g->name : NULL; }
 int64_t gnk_general_count(const gnk_general *g) { return g->N * g->K * g->G; }
 
-/* kept-index table of the axes [lo, hi) (row-major over them); NULL if none is kept. */
 /* Kept index of position j of the axes [lo, hi) (row-major over them): the
  * sum of idx * kstride over the axes that are not reduced. */
 static int64_t kept_at(const gnk_general_desc *r, const int64_t *kstride, int lo, int hi, int64_t j) {

@@ -214,6 +214,19 @@ def _c_aligned(a, dtype=None):
     return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
+def _contiguous_out(out, x):
+    """The array to pass as y for a caller's `out` that must be a writeable
+    C-contiguous array of x's dtype and shape (run_kernel, general_group_norm):
+    out itself, or an aligned temp when out is off its element alignment (the
+    caller then copies the temp into out). A read-only out can be immutable
+    memory (np.frombuffer of bytes): refused, never written."""
+    if (not isinstance(out, np.ndarray) or out.dtype != x.dtype or out.shape != x.shape
+            or not out.flags.c_contiguous or not out.flags.writeable):
+        raise _error(L.Status.ERR_BAD_DTYPE,
+                     "out must be a writeable C-contiguous array of x's dtype and shape")
+    return out if out.flags.aligned else np.empty(x.shape, x.dtype)
+
+
 def _ptr(a):
     return None if a is None else a.ctypes.data
 
@@ -303,14 +316,7 @@ def run_kernel(index, x, groups, gamma=None, beta=None, eps=1e-5, out=None):
     g = _param(gamma, "gamma", desc.c)
     b = _param(beta, "beta", desc.c)
     xc = _c_aligned(x)
-    if out is not None and (not isinstance(out, np.ndarray) or out.dtype != x.dtype
-                            or out.shape != x.shape or not out.flags.c_contiguous
-                            or not out.flags.writeable):
-        # a read-only out can be immutable memory (np.frombuffer of bytes)
-        raise _error(L.Status.ERR_BAD_DTYPE,
-                     "out must be a writeable C-contiguous array of x's dtype and shape")
-    # an out off its element alignment goes through an aligned temp
-    y = out if out is not None and out.flags.aligned else np.empty(x.shape, x.dtype)
+    y = np.empty(x.shape, x.dtype) if out is None else _contiguous_out(out, x)
     _check(L.lib().gnk_kernel_run(index, ctypes.byref(desc), _ptr(xc), _ptr(y),
                                   _ptr(g), _ptr(b)))
     if out is not None and y is not out:

@@ -11,8 +11,8 @@ import operator
 import numpy as np
 
 from . import _lib as L
-from ._api import (_F32, _Plan, _NP_TO_GNK, _c_aligned, _check, _check_dtype, _error, _int_in,
-                   _param_dtype, _ptr)
+from ._api import (_F32, _Plan, _NP_TO_GNK, _c_aligned, _check, _check_dtype, _contiguous_out,
+                   _error, _int_in, _param_dtype, _ptr)
 
 __all__ = ["general_group_norm", "general_kernel_name", "GROUPINGS", "ACTIVATIONS"]
 
@@ -150,12 +150,7 @@ def general_group_norm(x, groups, *, axis=1, one_based=False, grouping="contiguo
         if out is None:
             y = np.empty(x.shape, xdt)
         else:
-            if (not isinstance(out, np.ndarray) or out.dtype != xdt or out.shape != x.shape
-                    or not out.flags.c_contiguous or not out.flags.writeable):
-                raise _error(L.Status.ERR_NULL_ARGUMENT,
-                             "out must be a writeable C-contiguous array of x's dtype and shape")
-            # off its element alignment (which gnk_general_execute refuses): through a temp
-            y = out if out.flags.aligned else np.empty(x.shape, xdt)
+            y = _contiguous_out(out, x)
             if np.may_share_memory(y, xc) and y.ctypes.data != xc.ctypes.data:
                 xc = xc.copy()
             # the other inputs must not alias the output either (GNK_ERR_OVERLAP)

@@ -200,11 +200,11 @@ static int keeps(const gnk_general_desc *r, int lo, int hi) {
 }
 
 /* The kept-index table of the axes [lo, hi) (count positions), or NULL where
- * they keep nothing or the table would pass KEPT_TABLE_MAX entries. */
-static gnk_status kept_table(const gnk_general_desc *r, const int64_t *kstride, int lo, int hi, int64_t count,
-                             int64_t **out) {
+ * they keep nothing (keep, from keeps()) or it would pass KEPT_TABLE_MAX entries. */
+static gnk_status kept_table(const gnk_general_desc *r, const int64_t *kstride, int lo, int hi, int keep,
+                             int64_t count, int64_t **out) {
   *out = NULL;
-  if (!keeps(r, lo, hi) || count == 0 || count > KEPT_TABLE_MAX) return GNK_OK;
+  if (!keep || count == 0 || count > KEPT_TABLE_MAX) return GNK_OK;
   int64_t *t = malloc((size_t)count * sizeof *t);
   if (!t) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory for a %lld-entry index table", (long long)count);
   for (int64_t j = 0; j < count; ++j) t[j] = kept_at(r, kstride, lo, hi, j);
@@ -248,8 +248,8 @@ static gnk_status build(const gnk_general_desc *r, gnk_general **out) {
   g->total = g->N * g->A * g->C * g->B;
   snprintf(g->name, sizeof g->name, "general_%s", dtype_word(r->dtype));
   /* an empty tensor runs nothing: no tables (they are sized by C, A and B, not by N) */
-  gnk_status st = g->total > 0 ? kept_table(r, kstride, 1, axis, g->A, &g->kA) : GNK_OK;
-  if (st == GNK_OK && g->total > 0) st = kept_table(r, kstride, axis + 1, rank, g->B, &g->kB);
+  gnk_status st = g->total > 0 ? kept_table(r, kstride, 1, axis, g->keepA, g->A, &g->kA) : GNK_OK;
+  if (st == GNK_OK && g->total > 0) st = kept_table(r, kstride, axis + 1, rank, g->keepB, g->B, &g->kB);
   if (st == GNK_OK && g->total > 0 && g->B < BLOCK_B && g->C * g->B <= BLOCK_TABLE_MAX) {
     const int64_t cb = g->C * g->B;
     g->set_off = malloc((size_t)cb * sizeof *g->set_off);
@@ -507,18 +507,8 @@ gnk_status gnk_general_run(const gnk_general *g, const gnk_exec_cfg *cfg, const 
   if (mask && !g->d.has_mask)
     return gnk_fail(GNK_ERR_BAD_OPTION, "a mask was given but the plan was created without has_mask");
   const int64_t total = g->total;
-  if (total == 0) { /* empty: every existing statistics set gets mean 0, rstd NaN (1/sqrt(eps) with a mask) */
-    const int64_t count = gnk_general_count(g);
-    /* x, y, the parameters and the mask are not touched; the statistics written are checked as always */
-    const gnk_buffers b = {.mean = mean, .rstd = rstd, .sbytes = (size_t)count * sizeof(float)};
-    const gnk_status st = gnk_check_buffers(&b);
-    if (st != GNK_OK) return st;
-    for (int64_t i = 0; (mean || rstd) && i < count; ++i) {
-      if (mean) mean[i] = 0.0f;
-      if (rstd) rstd[i] = mask ? (float)(1.0 / sqrt(g->d.eps)) : NAN;
-    }
-    return GNK_OK;
-  }
+  if (total == 0) /* empty: every existing statistics set gets mean 0, rstd NaN (1/sqrt(eps) with a mask) */
+    return gnk_empty_stats(mean, rstd, gnk_general_count(g), mask ? (float)(1.0 / sqrt(g->d.eps)) : NAN);
   if (!x || !y) return gnk_fail(GNK_ERR_NULL_ARGUMENT, "%s is NULL", !x ? "x" : "y");
   const int64_t npar = g->d.affine == GNK_AFFINE_PER_GROUP ? g->G : g->C;
   {

@@ -247,6 +247,19 @@ static inline gnk_status gnk_check_buffers(const gnk_buffers *b) {
   }
   return GNK_OK;
 }
+
+/* The statistics of an empty problem (count sets: mean 0, rstd `rstd_value`),
+ * checked like any execute's outputs first (alignment, mean against rstd);
+ * x, y and the parameters are not touched. Fast and general path. */
+static inline gnk_status gnk_empty_stats(float *mean, float *rstd, int64_t count, float rstd_value) {
+  const gnk_buffers b = {.mean = mean, .rstd = rstd, .sbytes = (size_t)count * sizeof(float)};
+  const gnk_status st = gnk_check_buffers(&b);
+  for (int64_t i = 0; st == GNK_OK && (mean || rstd) && i < count; ++i) {
+    if (mean) mean[i] = 0.0f;
+    if (rstd) rstd[i] = rstd_value;
+  }
+  return st;
+}
 const char *gnk_dtype_name(gnk_dtype t);
 
 /* Element i of a gamma/beta-like array stored as `t`, as a double. */

@@ -20,7 +20,9 @@
 #define GNK_SERIAL_BYTES (1u << 20)
 #define GNK_TINY_BYTES (1u << 17)
 
-const char *gnk_split_name(gnk_split s) { return s == GNK_SPLIT_UNITS ? "units" : s == GNK_SPLIT_FUSED ? "fused" : "phases"; }
+const char *gnk_split_name(gnk_split s) {
+  return s == GNK_SPLIT_UNITS ? "units" : s == GNK_SPLIT_FUSED ? "fused" : s == GNK_SPLIT_PIPELINE ? "pipeline" : "phases";
+}
 
 /* ---- per-thread workspace, reused across calls (execute is re-entrant) ---- */
 static pthread_key_t ws_key;
@@ -63,7 +65,7 @@ typedef struct run {
   int64_t unit_items;  /* items per unit */
   int64_t parts;       /* ranges the work is cut into */
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
-  int pipeline;        /* phase 3: overlap unit u's apply with u+1's stats */
+  int pipeline;        /* phase 3: u+1's stats between u's apply chunks (run_units_pipelined) */
   int fused;           /* phase 3: ... in one loop (run_units_fused) */
 } run;
 
@@ -202,13 +204,18 @@ static void run_unit(const run *r, int64_t u) {
   r->fns->apply(&r->a, i0, i1);
 }
 
-/* Units too large for L2 run as a software pipeline: while unit u is applied
- * chunk by chunk, the statistics of unit u+1 are computed chunk by chunk in
- * between, so the memory reads of u+1 overlap the writes of u (one phase alone
- * streams in one direction only). The statistics of a chunk do not depend on
- * when they are computed, so the bits are those of run_unit. (Applying u
- * backwards, to start with the chunks its statistics left in L2, measured no
- * better.) */
+/* The pipeline schedule: while unit u is applied chunk by chunk, the
+ * statistics of unit u+1 are computed chunk by chunk in between, so that the
+ * memory reads of u+1 overlap the writes of u (one phase alone streams in one
+ * direction only). The statistics of a chunk do not depend on when they are
+ * computed, so the bits are those of run_unit. It ran every NCHW group over
+ * half of L2 until 2026-12-02; on the Zen 4 VM (1 MiB L2, 32 MiB L3) plain
+ * units were then faster on the VAE decoder's 1-8 MiB groups, f32 and bf16
+ * (one thread, A/B in one process: 1x512x256x256 GN+SiLU 19.1 against 25.5
+ * ms, 1x256x512x512 39.3 against 56.8), and the pipeline ahead only on f16
+ * (1x512x256x256 GN+SiLU 11.3 against 12.1 ms), so measure mode now times it
+ * as a schedule of its own (planner.c). (Applying u backwards, to start with
+ * the chunks its statistics left in L2, measured no better.) */
 static void run_units_pipelined(const run *r, int64_t b, int64_t e) {
   const int64_t K = r->unit_items;
   r->fns->stats(&r->a, b * K, b * K + K);
@@ -352,14 +359,15 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   }
   if (cfg->split != GNK_SPLIT_PHASES || cfg->threads <= 1) {
     /* Units split: NCHW groups that fit in L2 beside their successor
-     * prefetch it during their apply; larger ones run as a pipeline
-     * (run_units_pipelined); NHWC samples one after the other (prefetch and
-     * pipeline measured slower there). Fused split, both layouts: the
-     * successor's statistics run inside the apply loop (run_units_fused). */
+     * prefetch it during their apply; larger ones and NHWC samples run one
+     * after the other (prefetch measured slower there). Pipeline split: the
+     * successor's statistics between the apply's chunks (run_units_pipelined,
+     * which reads it itself: no prefetch); fused split: inside the apply loop
+     * (run_units_fused). */
     const size_t group_bytes = (size_t)(r.D * S) * gnk_dtype_size(d->dtype);
-    a->prefetch_next = gnk_prefetch_kind(d->layout, group_bytes, xbytes);
-    r.pipeline = d->layout == GNK_LAYOUT_NCHW && group_bytes > gnk_l2_unit_bytes();
+    r.pipeline = cfg->split == GNK_SPLIT_PIPELINE;
     r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
+    a->prefetch_next = r.pipeline ? GNK_PREFETCH_NONE : gnk_prefetch_kind(d->layout, group_bytes, xbytes);
     return parallel(cfg, &r, 3, r.units);
   }
   gnk_status st = parallel(cfg, &r, 0, r.items);

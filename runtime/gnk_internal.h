@@ -46,9 +46,10 @@ uint64_t gnk_registry_digest(void);      /* hash of the whole kernel list */
 typedef enum gnk_split {
   GNK_SPLIT_UNITS = 0,  /* each thread takes whole units (n,g) / n: one read from memory */
   GNK_SPLIT_PHASES = 1, /* stats, merge, apply each spread over all threads */
-  GNK_SPLIT_FUSED = 2   /* units, the statistics of unit u+1 inside the apply loop of u */
+  GNK_SPLIT_FUSED = 2,  /* units, the statistics of unit u+1 inside the apply loop of u */
+  GNK_SPLIT_PIPELINE = 3 /* units, the statistics of unit u+1 chunk by chunk between u's apply chunks */
 } gnk_split;
-#define GNK_SPLIT_COUNT 3
+#define GNK_SPLIT_COUNT 4
 const char *gnk_split_name(gnk_split s);
 
 /* Cache sizes the executor and the planner decide by, from this machine's
@@ -56,7 +57,7 @@ const char *gnk_split_name(gnk_split s);
  * A tensor up to gnk_l2_bytes() is taken to stay in L2 (regular stores,
  * prefetch into L1); an NCHW group or channels-last unit up to
  * gnk_l2_unit_bytes() fits in L2 beside its successor (prefetch of the next
- * group; above it, pipeline or fused schedule; channel blocks). Tuned on a
+ * group; above it, no prefetch; channel blocks). Tuned on a
  * 2 MiB L2 (Intel, 2026-11) and checked on a 1 MiB one (AMD Zen 4). */
 static inline size_t gnk_l2_bytes(void) { return gnk_cpu_cache_bytes(2); }
 static inline size_t gnk_l2_unit_bytes(void) { return gnk_cpu_cache_bytes(2) / 2; }

@@ -71,8 +71,10 @@ static int tensor_in_l2(const gnk_desc *d) {
 }
 
 /* Estimate mode takes the fused schedule for NCHW groups over
- * gnk_l2_unit_bytes(), where the executor would otherwise pipeline: measured
- * 13-15% faster on the VAE decoder's 2-8 MiB groups. Below that, units (the
+ * gnk_l2_unit_bytes(): measured 13-15% faster than the pipeline on the VAE
+ * decoder's 2-8 MiB groups on the Intel VM (plain units, faster than both by
+ * their medians on the Zen 4 VM under load and even with the host quiet, were
+ * not measured there; measure mode times all three). Below that, units (the
  * apply prefetches the next group) except for plain GN and GN+ReLU on tensors
  * that fit in L2 (regular stores, see estimate_rank): there fused was faster
  * (fused/units, 301 alternating pairs: 0.87 on 2x1280x8x8 GN, 0.94 on
@@ -82,11 +84,20 @@ static int tensor_in_l2(const gnk_desc *d) {
  * size (fused 0-18% slower on 8x8-64x64 images: the SiLU's registers and
  * ports are shared with the statistics). */
 
+/* Whether d's NCHW groups exceed what L2 keeps beside their successor: there
+ * the apply cannot prefetch the next group, and measure mode also times the
+ * pipeline schedule (execute.c run_units_pipelined; it was the only schedule
+ * of these units before 2026-12-02 and is still the fastest for some, f16 on
+ * the Zen 4 VM). */
+static int big_nchw_groups(const gnk_desc *d) {
+  return d->layout == GNK_LAYOUT_NCHW &&
+         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > gnk_l2_unit_bytes();
+}
+
 /* The split for `units` units of work (NCHW groups; NHWC samples, or
  * (sample, channel block) pairs when a block kernel runs d). */
 static gnk_split split_for_units(const gnk_desc *d, int threads, int64_t units) {
-  const int big_groups = d->layout == GNK_LAYOUT_NCHW &&
-                         (size_t)(d->c / d->groups * d->spatial) * gnk_dtype_size(d->dtype) > gnk_l2_unit_bytes();
+  const int big_groups = big_nchw_groups(d);
   /* channels-last: the next sample's statistics inside this one's
    * normalization, measured 2-4% faster on the UNet's 2-sample problems */
   const int fuse = big_groups || d->layout == GNK_LAYOUT_NHWC || (tensor_in_l2(d) && d->act != GNK_ACT_SILU);
@@ -301,7 +312,8 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
     for (int s = 0; s < GNK_SPLIT_COUNT; ++s) {
       const gnk_split other = (gnk_split)s;
       if (other == chosen.split || (other == GNK_SPLIT_PHASES && threads <= 1) ||
-          (other == GNK_SPLIT_FUSED && !gnk_registry_get(chosen.kernel)->fns->fused))
+          (other == GNK_SPLIT_FUSED && !gnk_registry_get(chosen.kernel)->fns->fused) ||
+          (other == GNK_SPLIT_PIPELINE && !big_nchw_groups(d)))
         continue;
       c[n++] = (timing){chosen.kernel, other, 1e300, 0, 0, 0};
     }

@@ -6,7 +6,7 @@
  *   version <library version>
  *   cpu <cpu signature>
  *   kernels <digest of the kernel list, 16 hex digits>
- *   entry <problem key> <kernel name> <units|phases> <ns>
+ *   entry <problem key> <kernel name> <units|phases|fused|pipeline> <ns>
  *   ...
  *   end <entry count> <FNV-1a 64 of every byte before this line, 16 hex digits>
  * Import is all-or-nothing: the whole text is parsed and checked into a new
@@ -231,6 +231,7 @@ static gnk_status parse(const char *text, table *out) {
       if (w.kernel < 0) return gnk_fail(GNK_ERR_WISDOM_KERNELS, "wisdom line %d names unknown kernel %s", line, name);
       if (!strcmp(split, "phases")) w.split = GNK_SPLIT_PHASES;
       else if (!strcmp(split, "fused")) w.split = GNK_SPLIT_FUSED;
+      else if (!strcmp(split, "pipeline")) w.split = GNK_SPLIT_PIPELINE;
       else if (strcmp(split, "units")) return gnk_fail(GNK_ERR_WISDOM_CORRUPT, "wisdom line %d: unknown split %s", line, split);
       snprintf(w.key, sizeof w.key, "%s", key);
       if (!put(out, &w)) return gnk_fail(GNK_ERR_OUT_OF_MEMORY, "no memory to import wisdom");

@@ -338,7 +338,7 @@ def measure(shape, groups, layout="nchw", act=None, eps=1e-5, threads=None):
 def plan_info(shape, groups, layout="nchw", act=None, dtype="float32", eps=1e-5, threads=None,
               measure=False):
     """What the planner chooses for the problem, as gnk_group_norm would run it:
-    {"kernel": name, "schedule": "units" | "fused" | "phases", "threads": n,
+    {"kernel": name, "schedule": "units" | "fused" | "pipeline" | "phases", "threads": n,
     "source": how it was chosen ("estimate", "measured" or "wisdom")}.
     measure=True plans with GNK_MEASURE (timing every candidate, recorded in
     wisdom), else GNK_ESTIMATE. Any schedule gives the same bits."""

@@ -171,9 +171,11 @@ const char *gnk_plan_kernel_name(const gnk_plan *plan);
 const char *gnk_plan_source(const gnk_plan *plan);
 /* How the work is scheduled (chosen with the kernel): "units" (statistics,
  * merge and normalization per NCHW group or NHWC sample), "fused" (the next
- * unit's statistics inside this unit's normalization loop) or "phases" (each
- * phase spread over all threads); "general" for a general plan. Any schedule
- * gives the same bits. */
+ * unit's statistics inside this unit's normalization loop), "pipeline" (the
+ * next unit's statistics between this unit's normalization chunks; measure
+ * mode times it for NCHW groups over half of L2) or "phases" (each phase
+ * spread over all threads); "general" for a general plan. Any schedule gives
+ * the same bits. */
 const char *gnk_plan_schedule(const gnk_plan *plan);
 int gnk_plan_threads(const gnk_plan *plan);
 const gnk_desc *gnk_plan_desc(const gnk_plan *plan);

@@ -168,3 +168,42 @@ Test(planner, beyond_l3_only_streaming_store_kernels_are_timed) {
   for (int i = 0; i < nseen; ++i)
     cr_assert(i == target_at || streams(seen[i]), "%s was timed beyond L3", seen[i]->info.name);
 }
+
+/* Measure mode times the pipeline schedule (execute.c run_units_pipelined) as
+ * a schedule of its own, and only where it differs from the others in what
+ * it does to the memory traffic: NCHW groups over half of L2. A fake timer
+ * makes every run under the pipeline fastest; with a 32 KiB L2 the 31 KiB
+ * groups of 2x320x777 qualify and the plan must say "pipeline"; with the
+ * default caches (and for channels-last) it must never be timed. */
+static int pipeline_runs;
+static double pipeline_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y, const void *gamma,
+                             const void *beta) {
+  (void)d, (void)x, (void)y, (void)gamma, (void)beta;
+  if (cfg->split == GNK_SPLIT_PIPELINE) ++pipeline_runs;
+  return cfg->split == GNK_SPLIT_PIPELINE ? 5e4 : 1e5;
+}
+
+static const char *measured_schedule(const gnk_desc *d) {
+  pipeline_runs = 0;
+  gnk_wisdom_forget();
+  gnk_planner_set_timer(pipeline_timer);
+  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, 1, NULL, NULL};
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  const char *s = gnk_plan_schedule(p);
+  gnk_plan_destroy(p);
+  return s; /* static strings */
+}
+
+Test(planner, pipeline_is_timed_for_nchw_groups_over_half_of_l2) {
+  gnk_cpu_set_caches((size_t)1 << 20, 0);
+  gnk_desc nchw = problem(), nhwc = problem();
+  nhwc.layout = GNK_LAYOUT_NHWC;
+  cr_assert_str_neq(measured_schedule(&nchw), "pipeline");
+  cr_assert_eq(pipeline_runs, 0, "pipeline timed %d times on 31 KiB groups with a 1 MiB L2", pipeline_runs);
+  gnk_cpu_set_caches((size_t)32 << 10, 0);
+  cr_assert_str_eq(measured_schedule(&nchw), "pipeline");
+  cr_assert_gt(pipeline_runs, 0);
+  cr_assert_str_neq(measured_schedule(&nhwc), "pipeline");
+  cr_assert_eq(pipeline_runs, 0, "pipeline timed %d times channels-last", pipeline_runs);
+}

@@ -23,7 +23,7 @@ TestSuite(threads, .fini = leak_check);
 /* N*G small (one group, many chunks: the phases split) and large (units split). */
 /* The first two exceed GNK_SERIAL_BYTES (1 MiB), so gnk's own pool really runs them
  * threaded (phases, then units); the others also go through caller pools. The
- * last has NCHW groups over 1 MiB: its units run as a pipeline (execute.c). */
+ * last has NCHW groups over 1 MiB, which the estimate runs fused (planner.c). */
 static const int64_t SHAPES[][4] = {/* n, c, s, g */ {1, 8, 70001, 2}, {2, 32, 8200, 32}, {1, 4, 50000, 1}, {4, 64, 500, 32}, {3, 320, 61, 32}, {2, 4, 140001, 2}};
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
@@ -112,7 +112,8 @@ Test(threads, bitwise_identical_across_thread_counts) {
     }
 }
 
-/* ---- the fused schedule: the statistics of unit u+1 (NCHW group, NHWC sample) inside the apply loop of u ---- */
+/* ---- the fused and pipeline schedules: the statistics of unit u+1 (NCHW group, NHWC sample) inside the
+ * apply loop of u, or between its chunks ---- */
 /* NCHW shapes for it: rows of whole loop steps in one chunk (8x8-like, and S
  * = 192 with D = 8), chunks that start mid-row and rows that cross chunk
  * ends (S = 4160), rows that are not whole steps (S = 100: the kernel falls
@@ -164,13 +165,15 @@ Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
           char msg[512];
           cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
           static const int threads[] = {1, 3};
-          for (int t = 0; t < 2; ++t) {
-            tbuf fused = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_FUSED, threads[t], y_off);
-            cr_assert(!memcmp(units.v, fused.v, (size_t)total * dtype_size(d.dtype)),
-                      "%s %s (data %d, y offset %d): the fused schedule on %d thread(s) changed bits", k->info.name,
-                      desc_str(&d), data, y_off, threads[t]);
-            tbuf_free(&fused);
-          }
+          static const gnk_split splits[] = {GNK_SPLIT_FUSED, GNK_SPLIT_PIPELINE};
+          for (int sp = 0; sp < 2; ++sp)
+            for (int t = 0; t < 2; ++t) {
+              tbuf fused = run_split(k, &d, &x, gamma, beta, splits[sp], threads[t], y_off);
+              cr_assert(!memcmp(units.v, fused.v, (size_t)total * dtype_size(d.dtype)),
+                        "%s %s (data %d, y offset %d): the %s schedule on %d thread(s) changed bits", k->info.name,
+                        desc_str(&d), data, y_off, gnk_split_name(splits[sp]), threads[t]);
+              tbuf_free(&fused);
+            }
           tbuf_free(&units);
           tbuf_free(&x);
           free(gamma);
@@ -210,7 +213,8 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
       char msg[512];
       cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
       static const struct { gnk_split split; int threads; } runs[] = {
-          {GNK_SPLIT_FUSED, 1}, {GNK_SPLIT_FUSED, 3}, {GNK_SPLIT_UNITS, 2}, {GNK_SPLIT_PHASES, 3}};
+          {GNK_SPLIT_FUSED, 1}, {GNK_SPLIT_FUSED, 3}, {GNK_SPLIT_UNITS, 2}, {GNK_SPLIT_PHASES, 3},
+          {GNK_SPLIT_PIPELINE, 1}, {GNK_SPLIT_PIPELINE, 3}};
       for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
         tbuf y = run_split(k, &d, &x, gamma, beta, runs[i].split, runs[i].threads, 0);
         cr_assert(!memcmp(units.v, y.v, (size_t)total * dtype_size(d.dtype)),

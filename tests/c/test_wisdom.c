@@ -335,8 +335,8 @@ Test(wisdom, every_split_round_trips) {
   char key[200], kname[160], split[16];
   double ns;
   cr_assert_eq(sscanf(first, "entry %199s %159s %15s %lf", key, kname, split, &ns), 4, "%s", first);
-  static const char *splits[] = {"units", "phases", "fused"};
-  for (int i = 0; i < 3; ++i) {
+  static const char *splits[] = {"units", "phases", "fused", "pipeline"};
+  for (int i = 0; i < 4; ++i) {
     char line[512];
     snprintf(line, sizeof line, "entry %s %s %s %.1f", key, kname, splits[i], ns);
     char *changed = replace(good, first, line), *signed_text = resign(changed);

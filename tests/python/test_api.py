@@ -238,7 +238,7 @@ def test_plan_info_reports_the_planners_choice():
         assert info == {"kernel": gnk.kernel_name(shape, G, layout, act), "schedule": schedule,
                         "threads": threads, "source": "estimate"}, (shape, G, layout, act, threads, info)
     m = gnk.plan_info((1, 32, 8, 8), 8, "nchw", "silu", threads=1, measure=True)
-    assert m["source"] in ("measured", "wisdom") and m["schedule"] in ("units", "fused", "phases")
+    assert m["source"] in ("measured", "wisdom") and m["schedule"] in ("units", "fused", "phases", "pipeline")
     assert m["kernel"] in {k["name"] for k in gnk.kernels()}
     with pytest.raises(gnk.GnkError):
         gnk.plan_info((2, 320, 8), 3)

@@ -150,6 +150,9 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
 typedef double (*gnk_run_timer_fn)(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y,
                                    const void *gamma, const void *beta);
 void gnk_planner_set_timer(gnk_run_timer_fn f);
+/* The most bytes per buffer (x, y) measure mode allocates to time a problem
+ * (planner.c measure_bytes); tests set a small one (0 restores the default). */
+void gnk_planner_set_measure_bytes(size_t bytes);
 
 /* ---- thread pool (threadpool.c) ---- */
 /* Runs task(ctx, i) for i in [0, count) on up to `threads` threads (the caller

@@ -251,10 +251,59 @@ static int sweeps(const gnk_desc *d, const gnk_plan_options *o, int threads, tim
   return fastest(c, n);
 }
 
+/* Measure mode allocates x and y of the problem it times and fills them, so
+ * timing a 20 GiB tensor would take 40 GiB more (where the kernel's overcommit
+ * lets the allocation pass, the fill would wake the OOM killer instead of
+ * failing). Beyond measure_bytes() per buffer it times a part of the problem
+ * in the same regime: fewer samples (every sample is the same work), or one
+ * sample with fewer spatial positions where a sample alone is larger; either
+ * is at least half of measure_bytes(), so x and y still stream from memory
+ * (the default is at least twice the L3: only tensors far beyond the
+ * last-level cache are cut, and none of the default workload, whose largest
+ * is 256 MiB). The kernels do not depend on N or S (gnk_kernel_matches), the
+ * candidates and their splits come from the whole problem, and the times are
+ * scaled to it. */
+#define MEASURE_BYTES_MIN ((size_t)256 << 20)
+static size_t measure_bytes_override;
+
+void gnk_planner_set_measure_bytes(size_t bytes) { measure_bytes_override = bytes; }
+
+static size_t measure_bytes(void) {
+  if (measure_bytes_override) return measure_bytes_override;
+  const size_t l3x2 = 2 * gnk_cpu_cache_bytes(3);
+  return l3x2 > MEASURE_BYTES_MIN ? l3x2 : MEASURE_BYTES_MIN;
+}
+
+/* The problem measure mode times for d at `threads` (d itself, or a part of
+ * it, see measure_bytes), or 0 where no part fits the limit (then the
+ * estimate decides). A part keeps enough samples for the split rule
+ * (split_for_units: threaded, units for 4 per thread), or as many as d has,
+ * so that the schedules compare as on the whole; where those samples are over
+ * the limit, each is cut to fewer spatial positions. */
+static int timed_problem(const gnk_desc *d, int threads, gnk_desc *t) {
+  const size_t es = gnk_dtype_size(d->dtype), cap = measure_bytes();
+  const size_t row = (size_t)d->c * es, sample = row * (size_t)d->spatial;
+  *t = *d;
+  if (sample * (size_t)d->n <= cap) return 1;
+  const int64_t per_sample = d->layout == GNK_LAYOUT_NCHW ? d->groups : 1; /* units of a sample */
+  const int64_t want = threads > 1 ? 4 * (int64_t)threads : 1;
+  const int64_t need_units = d->n * per_sample < want ? d->n * per_sample : want;
+  const int64_t need = (need_units + per_sample - 1) / per_sample; /* samples, at most d->n */
+  const int64_t fit = (int64_t)(cap / sample);
+  t->n = fit > need ? fit : need;
+  if ((size_t)t->n * sample <= cap) return 1;
+  if ((size_t)t->n * row > cap) return 0;
+  t->spatial = (int64_t)(cap / ((size_t)t->n * row));
+  return 1;
+}
+
 /* Times every candidate kernel this CPU supports on this problem, channel
  * block kernels included (block_candidate). */
-static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int threads, decision *out) {
+static gnk_status measure(const gnk_desc *whole, const gnk_desc *d, const gnk_plan_options *o, int threads,
+                          decision *out) {
+  /* d is what is timed (timed_problem); the candidates and splits are the whole problem's */
   const int64_t total = d->n * d->c * d->spatial;
+  const double scale = (double)(whole->n * whole->c * whole->spatial) / (double)total;
   void *x = NULL, *y = NULL, *gamma = NULL, *beta = NULL;
   const size_t bytes = (size_t)(total > 0 ? total : 1) * gnk_dtype_size(d->dtype);
   const size_t pbytes = (size_t)(d->c + 1) * gnk_dtype_size(d->param_dtype);
@@ -274,10 +323,10 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
    * every (kernel, split) pair. */
   int n = 0;
   for (int i = 0; i < gnk_registry_count(); ++i) {
-    gnk_split split = estimate_split(d, threads);
-    if (!candidate(i, d)) {
-      if (!block_candidate(i, d)) continue;
-      split = estimate_split_for(d, threads, i); /* C/W times the units: enough for every thread */
+    gnk_split split = estimate_split(whole, threads);
+    if (!candidate(i, whole)) {
+      if (!block_candidate(i, whole)) continue;
+      split = estimate_split_for(whole, threads, i); /* C/W times the units: enough for every thread */
     }
     c[n++] = (timing){i, split, 1e300, 0, 0, 0};
   }
@@ -289,7 +338,7 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
    * 8520088: the generic kernel for 1x128x512x512 GN+SiLU, 1.34x the
    * streaming-store kernel's median when the two alternate, 26.7 against
    * 20.0 ms). It also spares their tuning time. */
-  if (tensor_beyond_l3(d)) {
+  if (tensor_beyond_l3(whole)) {
     int keep = 0;
     for (int j = 0; j < n; ++j) keep += streams_y(&gnk_registry_get(c[j].kernel)->info);
     if (keep > 0) {
@@ -313,14 +362,14 @@ static gnk_status measure(const gnk_desc *d, const gnk_plan_options *o, int thre
       const gnk_split other = (gnk_split)s;
       if (other == chosen.split || (other == GNK_SPLIT_PHASES && threads <= 1) ||
           (other == GNK_SPLIT_FUSED && !gnk_registry_get(chosen.kernel)->fns->fused) ||
-          (other == GNK_SPLIT_PIPELINE && !big_nchw_groups(d)))
+          (other == GNK_SPLIT_PIPELINE && !big_nchw_groups(whole)))
         continue;
       c[n++] = (timing){chosen.kernel, other, 1e300, 0, 0, 0};
     }
     const timing *t = &c[sweeps(d, o, threads, c, n, x, y, gamma, beta)];
     out->kernel = t->kernel;
     out->split = t->split;
-    out->ns = t->t;
+    out->ns = t->t * scale; /* the whole problem's time */
   }
   free(c); free(x); free(y); free(gamma); free(beta);
   out->source = "measured";
@@ -386,10 +435,19 @@ static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gn
   /* An empty tensor has nothing to time (and timing its no-op runs on
    * 2^31 statistics sets took 40 s; found by tests/fuzz/fuzz_desc): the
    * estimate. */
+  gnk_desc part;
   if (mode == GNK_MEASURE && d->n * d->c * d->spatial > 0) {
-    gnk_status st = measure(d, o, threads, out);
-    if (st == GNK_OK) gnk_wisdom_record(key, out->kernel, out->split, out->ns);
-    return st;
+    if (timed_problem(d, threads, &part)) {
+      if (gnk_verbose() && (part.n != d->n || part.spatial != d->spatial))
+        fprintf(stderr, "gnk: %s: timed on n=%lld spatial=%lld (measure mode allocates at most %zu bytes a buffer)\n",
+                key, (long long)part.n, (long long)part.spatial, measure_bytes());
+      gnk_status st = measure(d, &part, o, threads, out);
+      if (st == GNK_OK) gnk_wisdom_record(key, out->kernel, out->split, out->ns);
+      return st;
+    }
+    if (gnk_verbose())
+      fprintf(stderr, "gnk: %s: no part of it fits the %zu bytes a buffer measure mode allocates; estimated\n", key,
+              measure_bytes());
   }
   const int e = estimate_kernel(d);
   if (e < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "no kernel can run %s on this CPU (isa %s)", key, gnk_isa_name(gnk_cpu_isa()));

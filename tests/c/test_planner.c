@@ -14,6 +14,7 @@
 #include "gnk_internal.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static void fresh(void) {
@@ -23,6 +24,7 @@ static void fresh(void) {
 
 static void restore(void) {
   gnk_planner_set_timer(NULL);
+  gnk_planner_set_measure_bytes(0);
   leak_check();
 }
 
@@ -206,4 +208,77 @@ Test(planner, pipeline_is_timed_for_nchw_groups_over_half_of_l2) {
   cr_assert_gt(pipeline_runs, 0);
   cr_assert_str_neq(measured_schedule(&nhwc), "pipeline");
   cr_assert_eq(pipeline_runs, 0, "pipeline timed %d times channels-last", pipeline_runs);
+}
+
+/* Measure mode allocates at most gnk_planner_set_measure_bytes() per buffer
+ * (256 MiB or twice the L3 by default): a larger problem is timed on fewer
+ * samples, or on one sample with fewer positions where a sample alone is
+ * larger, and its time scaled to the whole (the wisdom entry); a part keeps
+ * enough samples for 4 units a thread where the whole has them. Where one
+ * position of one sample is over the limit the estimate decides and nothing
+ * is timed. Here the limit is 64 KiB. */
+static int64_t timed_n, timed_s;
+static int timed_calls;
+static double sizes_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y, const void *gamma,
+                          const void *beta) {
+  (void)cfg, (void)x, (void)y, (void)gamma, (void)beta;
+  if (timed_calls++ == 0) timed_n = d->n, timed_s = d->spatial;
+  cr_assert(d->n == timed_n && d->spatial == timed_s, "timed both n=%lld s=%lld and n=%lld s=%lld",
+            (long long)timed_n, (long long)timed_s, (long long)d->n, (long long)d->spatial);
+  cr_assert_leq(d->n * d->c * d->spatial * 4, 64 << 10, "timed %lldx%lldx%lld over the limit", (long long)d->n,
+                (long long)d->c, (long long)d->spatial);
+  return 1e5;
+}
+
+/* Plans d measured under sizes_timer; its source, and the ns of its wisdom entry (0 if none). */
+static const char *sized_plan(const gnk_desc *d, int threads, double *ns) {
+  gnk_wisdom_forget();
+  timed_calls = 0;
+  timed_n = timed_s = -1;
+  gnk_planner_set_timer(sizes_timer);
+  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, threads, NULL, NULL};
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  const char *src = gnk_plan_source(p);
+  gnk_plan_destroy(p);
+  char *text = NULL;
+  cr_assert_eq(gnk_wisdom_export_string(&text), GNK_OK, "%s", gnk_last_error());
+  const char *e = strstr(text, "\nentry ");
+  *ns = 0;
+  if (e) {
+    char key[200], name[160], split[16];
+    cr_assert_eq(sscanf(e + 1, "entry %199s %159s %15s %lf", key, name, split, ns), 4, "%s", e);
+  }
+  gnk_free(text);
+  return src;
+}
+
+Test(planner, measure_mode_allocates_at_most_its_limit) {
+  gnk_planner_set_measure_bytes((size_t)64 << 10);
+  double ns;
+  gnk_desc small = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 2, 64, 100, 32); /* 50 KiB: timed whole */
+  cr_assert_str_eq(sized_plan(&small, 1, &ns), "measured");
+  cr_assert(timed_n == 2 && timed_s == 100 && ns == 1e5, "timed n=%lld s=%lld, recorded %.0f ns", (long long)timed_n,
+            (long long)timed_s, ns);
+  gnk_desc samples = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 5, 64, 100, 32); /* 125 KiB: 2 of 5 samples */
+  cr_assert_str_eq(sized_plan(&samples, 1, &ns), "measured");
+  cr_assert(timed_n == 2 && timed_s == 100 && ns == 2.5e5, "timed n=%lld s=%lld, recorded %.0f ns", (long long)timed_n,
+            (long long)timed_s, ns);
+  gnk_desc positions = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 3, 64, 1000, 32); /* 250 KiB a sample */
+  cr_assert_str_eq(sized_plan(&positions, 1, &ns), "measured");
+  cr_assert(timed_n == 1 && timed_s == 256 && ns == 1e5 * 3000.0 / 256.0, "timed n=%lld s=%lld, recorded %.0f ns",
+            (long long)timed_n, (long long)timed_s, ns);
+  /* at two threads a part keeps 8 samples (units for 4 per thread), each cut to fit */
+  gnk_desc threaded = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 16, 64, 1000, 32);
+  cr_assert_str_eq(sized_plan(&threaded, 2, &ns), "measured");
+  cr_assert(timed_n == 8 && timed_s == 32 && ns == 1e5 * 16000.0 / 256.0, "timed n=%lld s=%lld, recorded %.0f ns",
+            (long long)timed_n, (long long)timed_s, ns);
+  /* channels-first: one sample has 32 units, enough for 8 threads */
+  gnk_desc groups = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_SILU, 16, 64, 1000, 32);
+  cr_assert_str_eq(sized_plan(&groups, 2, &ns), "measured");
+  cr_assert(timed_n == 1 && timed_s == 256, "timed n=%lld s=%lld", (long long)timed_n, (long long)timed_s);
+  gnk_desc wide = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_NONE, 1, 32768, 2, 32); /* 128 KiB a position */
+  cr_assert_str_eq(sized_plan(&wide, 1, &ns), "estimate");
+  cr_assert_eq(timed_calls, 0, "a problem over the limit at one position was timed %d times", timed_calls);
+  cr_assert_eq(ns, 0, "an estimate was recorded in wisdom (%.0f ns)", ns);
 }

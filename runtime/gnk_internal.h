@@ -162,6 +162,15 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
  * ended less than ~40 us ago): a hand-off then costs about a microsecond
  * instead of a wake-up. A speed hint only; results never depend on it. */
 int gnk_pool_warm(void);
+/* fork() safety (threadpool.c registers the handlers): each lock-holding
+ * part takes its locks before the fork and releases them in the parent and
+ * in the child, where it also forgets what vanished threads were doing. */
+void gnk_planner_fork_prepare(void);
+void gnk_planner_fork_parent(void);
+void gnk_planner_fork_child(void);
+void gnk_wisdom_fork_prepare(void);
+void gnk_wisdom_fork_parent(void);
+void gnk_wisdom_fork_child(void);
 /* The caller's parallel_for (pf) running task over [0, count), count <=
  * GNK_MAX_THREADS, each index checked: GNK_ERR_PARALLEL_FOR unless every index
  * ran exactly once and had finished when pf returned (an index out of range or

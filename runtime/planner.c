@@ -490,16 +490,38 @@ static gnk_status decide_cached(const gnk_desc *d, unsigned mode, int threads, c
   if (st == GNK_OK) {
     e->dec = *out;
     e->ready = 1;
-  } else { /* not cached: unlink so a later call tries again */
+  } else { /* not cached: unlink so a later call tries again (a fork child has unlinked it already) */
     entry **pp = &cache[b];
-    while (*pp != e) pp = &(*pp)->next;
-    *pp = e->next;
-    --cache_count;
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    if (*pp) {
+      *pp = e->next;
+      --cache_count;
+    }
     free(e);
   }
   pthread_cond_broadcast(&cache_cond);
   pthread_mutex_unlock(&cache_lock);
   return st;
+}
+
+void gnk_planner_fork_prepare(void) { pthread_mutex_lock(&cache_lock); }
+void gnk_planner_fork_parent(void) { pthread_mutex_unlock(&cache_lock); }
+
+/* In a fork child, entries still being built have no builder (it was another
+ * thread of the parent): those waiting for them would wait forever. They are
+ * unlinked, so that the child builds its own, and not freed: were the forking
+ * thread their builder (a caller's parallel_for that forks), it still holds
+ * them (a few bytes each, once per fork). */
+void gnk_planner_fork_child(void) {
+  for (unsigned b = 0; b < CACHE_BUCKETS; ++b) {
+    entry **pp = &cache[b];
+    while (*pp) {
+      if (!(*pp)->ready) { *pp = (*pp)->next; --cache_count; }
+      else pp = &(*pp)->next;
+    }
+  }
+  pthread_cond_init(&cache_cond, NULL); /* its waiters were the parent's threads */
+  pthread_mutex_unlock(&cache_lock);
 }
 
 size_t gnk_plan_cache_size(void) {

@@ -157,6 +157,54 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
   pthread_mutex_unlock(&busy_lock);
 }
 
+/* ---- fork ----
+ * A process that forks after gnk has run (a server that preforks its
+ * workers, Python's multiprocessing) leaves the child only the forking
+ * thread: the pool's workers, and any thread inside the planner or the
+ * wisdom, do not exist there. Without these handlers the child's pool still
+ * counted the parent's workers and ran every job on the caller alone (threads
+ * = 2 silently ran as 1), and a lock or an unfinished plan of a thread that
+ * did not come along hung the child. Before fork() every gnk lock is taken,
+ * so that no other thread is inside one (an execute in flight finishes
+ * first); afterwards the parent releases them, and the child releases them
+ * with an empty pool (its workers are created again by its first threaded
+ * job) and a plan cache without the parent's unfinished entries. */
+static void fork_prepare(void) {
+  (void)gnk_cpu_isa(); /* detection finished, not half done by another thread */
+  gnk_planner_fork_prepare();
+  gnk_wisdom_fork_prepare();
+  pthread_mutex_lock(&busy_lock);
+  pthread_mutex_lock(&pool_lock);
+  pthread_mutex_lock(&wake_lock);
+}
+
+static void fork_parent(void) {
+  pthread_mutex_unlock(&wake_lock);
+  pthread_mutex_unlock(&pool_lock);
+  pthread_mutex_unlock(&busy_lock);
+  gnk_wisdom_fork_parent();
+  gnk_planner_fork_parent();
+}
+
+static void fork_child(void) {
+  workers = 0;
+  atomic_store(&the_job.state, 0);
+  atomic_store(&the_job.next, 0);
+  atomic_store(&last_end_ns, 0);
+  pthread_cond_init(&wake_cond, NULL); /* its waiters were the parent's workers */
+  pthread_mutex_unlock(&wake_lock);
+  pthread_mutex_unlock(&pool_lock);
+  pthread_mutex_unlock(&busy_lock);
+  gnk_wisdom_fork_child();
+  gnk_planner_fork_child();
+}
+
+/* Registered when the library is loaded: a fork can come before any gnk call
+ * has made a thread, and after any. */
+__attribute__((constructor)) static void register_fork_handlers(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 int gnk_pool_warm(void) {
   const long long end = atomic_load_explicit(&last_end_ns, memory_order_relaxed);
   return end != 0 && gnk_now_ns() - (double)end < WARM_NS;

@@ -60,6 +60,10 @@ static int put(table *t, const wentry *w) {
   return 1;
 }
 
+void gnk_wisdom_fork_prepare(void) { pthread_mutex_lock(&lock); }
+void gnk_wisdom_fork_parent(void) { pthread_mutex_unlock(&lock); }
+void gnk_wisdom_fork_child(void) { pthread_mutex_unlock(&lock); }
+
 int gnk_wisdom_lookup(const char *key, int *kernel, gnk_split *split, double *ns) {
   pthread_mutex_lock(&lock);
   wentry *w = find(&live, key);

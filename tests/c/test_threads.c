@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 TestSuite(threads, .fini = leak_check);
 
@@ -624,4 +626,81 @@ Test(threads, pool_runs_each_task_once_with_late_workers) {
     for (int64_t i = 0; i < MAXT; ++i)
       cr_assert_eq(atomic_load(&hits[j][i]), i < 1 + j % MAXT, "job %d task %lld: %d runs after the end", j,
                    (long long)i, atomic_load(&hits[j][i]));
+}
+
+/* ---- fork(): the child gets a working pool and planner ----
+ * Two tasks of a two-thread pool job that wait (up to 2 s) for each other:
+ * they meet only when a worker really runs one of them beside the caller. */
+typedef struct meet { atomic_int here[2], met; } meet;
+static void meet_task(void *ctx, int64_t i) {
+  meet *m = ctx;
+  atomic_store(&m->here[i], 1);
+  const double until = gnk_now_ns() + 2e9;
+  while (!atomic_load(&m->here[1 - i]) && gnk_now_ns() < until) sched_yield();
+  if (atomic_load(&m->here[1 - i])) atomic_fetch_add(&m->met, 1);
+}
+static int pool_runs_two_at_once(void) {
+  meet m;
+  atomic_init(&m.here[0], 0);
+  atomic_init(&m.here[1], 0);
+  atomic_init(&m.met, 0);
+  gnk_pool_parallel_for(2, meet_task, &m, 2);
+  return atomic_load(&m.met) == 2;
+}
+
+/* A measure-mode plan held unfinished in another thread across the fork. */
+static atomic_int timer_entered, timer_release;
+static double blocking_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, void *y, const void *gamma,
+                             const void *beta) {
+  (void)cfg, (void)d, (void)x, (void)y, (void)gamma, (void)beta;
+  atomic_store(&timer_entered, 1);
+  while (!atomic_load(&timer_release)) sched_yield();
+  return 1e5;
+}
+static void *plan_measured(void *arg) {
+  gnk_plan_options o = {GNK_MEASURE, 1, NULL, NULL};
+  gnk_plan *p = NULL;
+  gnk_status st = gnk_plan_create_ex(&p, arg, &o);
+  gnk_plan_destroy(p);
+  return (void *)(intptr_t)st;
+}
+
+/* After a fork the child has only the forking thread. Its pool must start
+ * workers of its own (before the atfork handlers it counted the parent's and
+ * ran every job on the caller alone), and a plan the parent was still building
+ * in another thread must not hang the child that asks for the same problem
+ * (its builder does not exist there). The child runs both under alarm(20)
+ * and reports by its exit status. */
+Test(threads, fork_child_gets_its_own_pool_and_plans, .timeout = 60) {
+  cr_assert(pool_runs_two_at_once(), "two pool tasks did not run at once in the parent");
+  gnk_desc d = make_desc(GNK_LAYOUT_NCHW, GNK_ACT_NONE, 1, 64, 100, 32);
+  gnk_planner_set_timer(blocking_timer);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, plan_measured, &d), 0);
+  while (!atomic_load(&timer_entered)) sched_yield();
+  fflush(NULL);
+  const pid_t pid = fork();
+  cr_assert_neq(pid, -1, "fork failed");
+  if (pid == 0) {
+    alarm(20);
+    gnk_planner_set_timer(NULL);
+    if (!pool_runs_two_at_once()) _exit(2);
+    gnk_plan_options o = {GNK_MEASURE, 1, NULL, NULL}; /* the key the parent's thread is building */
+    gnk_plan *p = NULL;
+    if (gnk_plan_create_ex(&p, &d, &o) != GNK_OK) _exit(3);
+    gnk_plan_destroy(p);
+    _exit(0);
+  }
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  atomic_store(&timer_release, 1);
+  void *st = NULL;
+  pthread_join(t, &st);
+  gnk_planner_set_timer(NULL);
+  cr_assert_eq((gnk_status)(intptr_t)st, GNK_OK, "the parent's plan failed");
+  cr_assert(!WIFSIGNALED(status), "the child was killed by signal %d (a hang ends with SIGALRM)", WTERMSIG(status));
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status %d: %s", WEXITSTATUS(status),
+            WEXITSTATUS(status) == 2 ? "its pool ran two tasks one after the other (no worker of its own)"
+                                     : "planning failed");
+  cr_assert(pool_runs_two_at_once(), "the parent's pool stopped working after the fork");
 }

@@ -321,3 +321,31 @@ def test_run_kernel_out_is_checked():
     out = _unaligned(np.zeros(shape, np.float32), 2)
     assert gnk.run_kernel(k["index"], x, G, out=out) is out
     np.testing.assert_array_equal(out, want)
+
+
+def test_forked_child_computes_the_same_bits():
+    """A child forked after the parent ran two-thread plans (multiprocessing's
+    default start method on Linux, preforking servers) has none of the parent's
+    pool workers: it must start its own (a thread more in /proc/self/task;
+    before the fork handlers it ran every job on the calling thread alone),
+    and give the parent's bits at one and two threads, without hanging (the
+    C test threads::fork_child_gets_its_own_pool_and_plans checks that its
+    workers really run tasks)."""
+    import os
+    x = _x((2, 64, 96, 96), seed=7)  # 4.5 MiB: threaded on gnk's own pool
+    g, b = _params(64)
+    want = gnk.group_norm(x, 32, g, b, act="silu", threads=2)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = all(np.array_equal(gnk.group_norm(x, 32, g, b, act="silu", threads=t), want) for t in (2, 1, 2))
+            threads = len(os.listdir("/proc/self/task"))
+            os.write(w, b"1" if ok and threads >= 2 else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    got = os.read(r, 1)
+    os.close(r)
+    assert os.WIFEXITED(status) and got == b"1", f"child status {status}, reported {got!r}"

@@ -285,6 +285,119 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
 }
 
 #line 205 "templates/gn_nchw.c.in"
+/* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
+ * 14x14 images), cut row by row, end in a masked vector each and start off
+ * the vector grid: a row of 49 values takes four vectors, three of them
+ * whole, and the SiLU runs on all four (the apply alone of 1x2048x7x7 GN in a
+ * test loop: 13.3 us by rows, 9.8 us this way, a memcpy 9.5 us). Here values
+ * [i, end) of a group are walked on the group's own vector grid instead: the
+ * vectors inside row q use its parameters, and the one across the end of row
+ * q takes row q+1's in the lanes past it (S > GNK_VL: a vector spans at most
+ * two rows). Whole kernels, A/B in one process on the Zen 4 VM
+ * (bench/kernel_ab.sh, units, AVX-512 unless named): GN+SiLU 0.88 of the row
+ * walk's median at S = 49, 0.91 at 100, 0.95 at 196 (AVX2 at S = 25: 0.77);
+ * GN 0.93-0.95 at S = 17-81 but 1.02-1.05 at S = 100-196, where the row
+ * walk's tails are a smaller part and its folded rows save a subtraction in
+ * the vector across two rows: so GN and GN+ReLU take it only for rows
+ * shorter than 4 vectors. The parameters of channel q are ps/pk/ph[q], row
+ * q ends at row_end + q * S. Per value the same operations as apply_run
+ * (x - sub, then the FMA; a folded channel's sub is 0, and the vector across
+ * two rows computes x - 0, which is x), so the same bits as the row walk.
+ * With streaming stores the caller passes y + i aligned: every whole vector
+ * on the grid is then aligned. */
+static void apply_flat(const float *x, float *y, int64_t i, int64_t end, int64_t S, int64_t row_end, const float *ps,
+                       const float *pk, const float *ph, const float *pf, int pf_l2) {
+  for (int64_t q = 0; i < end; ++q, row_end += S) {
+    const vf vs = v_set1(ps[q]), vk = v_set1(pk[q]), vh = v_set1(ph[q]);
+    const int64_t stop = row_end < end ? row_end : end;
+#line 232 "templates/gn_nchw.c.in"
+    if (ps[q] == 0.0f) { /* the mean folded into shift: one FMA */
+      for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 0 * GNK_VL, z0);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 1 * GNK_VL, z1);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 2 * GNK_VL, z2);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 3 * GNK_VL, z3);
+#line 243 "templates/gn_nchw.c.in"
+      }
+      for (; i + GNK_VL <= stop; i += GNK_VL) {
+        const vf z = v_fma(v_load(x + i), vk, vh);
+        v_stream(y + i, z);
+      }
+#line 232 "templates/gn_nchw.c.in"
+    } else {
+      for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 235 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 238 "templates/gn_nchw.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 0 * GNK_VL, z0);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 1 * GNK_VL, z1);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 2 * GNK_VL, z2);
+#line 241 "templates/gn_nchw.c.in"
+        v_stream(y + i + 3 * GNK_VL, z3);
+#line 243 "templates/gn_nchw.c.in"
+      }
+      for (; i + GNK_VL <= stop; i += GNK_VL) {
+        const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
+        v_stream(y + i, z);
+      }
+#line 249 "templates/gn_nchw.c.in"
+    }
+    if (i < stop) { /* the vector across the end of row q, or the range's last */
+      const int64_t w = end - i < GNK_VL ? end - i : GNK_VL, in_q = stop - i;
+      vf s = vs, k = vk, h = vh;
+      if (in_q < w) { /* lanes in_q.. belong to row q + 1, inside the range */
+        s = v_blend_lanes(vs, v_set1(ps[q + 1]), in_q);
+        k = v_blend_lanes(vk, v_set1(pk[q + 1]), in_q);
+        h = v_blend_lanes(vh, v_set1(ph[q + 1]), in_q);
+      }
+      if (w == GNK_VL) {
+        const vf z = v_fma(v_sub(v_load(x + i), s), k, h);
+        v_stream(y + i, z);
+      } else {
+        const vf z = v_fma(v_sub(v_load_tail(x + i, w), s), k, h);
+        v_store_tail(y + i, z, w);
+      }
+      i += w;
+    }
+  }
+}
+
 static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 256LL, G = 32LL, gsize = (C / G) * a->s;
   for (int64_t it = item0; it < item1; ++it) {
@@ -308,6 +421,12 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     int64_t row_end = (cl0 + 1) * S < end ? (cl0 + 1) * S : end;
     const int pfn = a->prefetch_next && ng + 1 < a->n * G; /* the next unit's group follows this one */
     const int pf_l2 = a->prefetch_next == GNK_PREFETCH_L2;
+    if (S % GNK_VL != 0 && S > GNK_VL && S < 4 * GNK_VL && ((uintptr_t)(y + e) & (GNK_VBYTES - 1)) == 0) {
+      const int64_t p0 = n * C + g * D + cl0;
+      apply_flat(x, y, e, end, S, (cl0 + 1) * S, a->sub + p0, a->scale + p0, a->shift + p0, pfn ? x + gsize : NULL,
+                 pf_l2);
+      continue;
+    }
     for (int64_t p = n * C + g * D + cl0; e < end; ++p) {
       const float *pf = pfn ? x + gsize + e : NULL;
       if (a->sub[p] == 0.0f) apply_run_folded(x + e, y + e, row_end - e, 0.0f, a->scale[p], a->shift[p], pf, pf_l2);
@@ -316,9 +435,9 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 237 "templates/gn_nchw.c.in"
+#line 308 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 239 "templates/gn_nchw.c.in"
+#line 310 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -350,27 +469,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 271 "templates/gn_nchw.c.in"
+#line 342 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 271 "templates/gn_nchw.c.in"
+#line 342 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 271 "templates/gn_nchw.c.in"
+#line 342 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 271 "templates/gn_nchw.c.in"
+#line 342 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 273 "templates/gn_nchw.c.in"
+#line 344 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 277 "templates/gn_nchw.c.in"
+#line 348 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 277 "templates/gn_nchw.c.in"
+#line 348 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 277 "templates/gn_nchw.c.in"
+#line 348 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 277 "templates/gn_nchw.c.in"
+#line 348 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 279 "templates/gn_nchw.c.in"
+#line 350 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -381,133 +500,133 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 291 "templates/gn_nchw.c.in"
+#line 362 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 296 "templates/gn_nchw.c.in"
+#line 367 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 300 "templates/gn_nchw.c.in"
+#line 371 "templates/gn_nchw.c.in"
           }
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 0 * GNK_VL, z0);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 1 * GNK_VL, z1);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 2 * GNK_VL, z2);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 3 * GNK_VL, z3);
-#line 309 "templates/gn_nchw.c.in"
+#line 380 "templates/gn_nchw.c.in"
         }
-#line 291 "templates/gn_nchw.c.in"
+#line 362 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 294 "templates/gn_nchw.c.in"
+#line 365 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 296 "templates/gn_nchw.c.in"
+#line 367 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 298 "templates/gn_nchw.c.in"
+#line 369 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 300 "templates/gn_nchw.c.in"
+#line 371 "templates/gn_nchw.c.in"
           }
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 302 "templates/gn_nchw.c.in"
+#line 373 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 0 * GNK_VL, z0);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 1 * GNK_VL, z1);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 2 * GNK_VL, z2);
-#line 307 "templates/gn_nchw.c.in"
+#line 378 "templates/gn_nchw.c.in"
           v_stream(y + i + 3 * GNK_VL, z3);
-#line 309 "templates/gn_nchw.c.in"
+#line 380 "templates/gn_nchw.c.in"
         }
-#line 311 "templates/gn_nchw.c.in"
+#line 382 "templates/gn_nchw.c.in"
       }
     }
-#line 314 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 314 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 314 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 314 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 317 "templates/gn_nchw.c.in"
+#line 388 "templates/gn_nchw.c.in"
   }
-#line 319 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 319 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 319 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 323 "templates/gn_nchw.c.in"
+#line 394 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 325 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

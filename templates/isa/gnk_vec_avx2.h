@@ -36,6 +36,8 @@ static inline vf v_minus_one_opaque(void) {
   return m;
 }
 static inline vf v_sub_fma(vf x, vf k, vf minus_one) { return _mm256_fmadd_ps(k, minus_one, x); }
+/* Lanes < n from a, the others from b (0 <= n <= GNK_VL). */
+static inline vf v_blend_lanes(vf a, vf b, int64_t n) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(v_mask_(n))); }
 static inline vf v_sub_tail(vf x, vf m, int64_t n) {
   return _mm256_and_ps(_mm256_sub_ps(x, m), _mm256_castsi256_ps(v_mask_(n)));
 }

@@ -44,6 +44,8 @@ static inline vf v_minus_one_opaque(void) {
 static inline vf v_sub_fma(vf x, vf k, vf minus_one) { return _mm512_fmadd_ps(k, minus_one, x); }
 /* (x - m) in lanes < n, 0 elsewhere: tails must not add (0 - m) to a sum. */
 static inline vf v_sub_tail(vf x, vf m, int64_t n) { return _mm512_maskz_sub_ps(v_mask_(n), x, m); }
+/* Lanes < n from a, the others from b (0 <= n <= GNK_VL). */
+static inline vf v_blend_lanes(vf a, vf b, int64_t n) { return _mm512_mask_blend_ps(v_mask_(n), b, a); }
 /* Fixed-order horizontal sum (deterministic). */
 static inline float v_hsum(vf v) {
   __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));

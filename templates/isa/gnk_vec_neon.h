@@ -55,6 +55,8 @@ static inline uint32x4_t v_mask_(int64_t n) {
   const int64_t m = n < 0 ? 0 : n > 4 ? 4 : n;
   return vcltq_u32(vld1q_u32(iota), vdupq_n_u32((uint32_t)m));
 }
+/* Lanes < n from a, the others from b (0 <= n <= GNK_VL). */
+static inline vf v_blend_lanes(vf a, vf b, int64_t n) { return vbslq_f32(v_mask_(n), a, b); }
 /* (x - m) in lanes < n, 0 elsewhere: tails must not add (0 - m) to a sum. */
 static inline vf v_sub_tail(vf x, vf m, int64_t n) {
   return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vsubq_f32(x, m)), v_mask_(n)));

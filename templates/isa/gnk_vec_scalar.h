@@ -27,6 +27,8 @@ static inline vf v_fma(vf a, vf b, vf c) { return a * b + c; } /* no FMA unit as
 static inline vf v_minus_one_opaque(void) { return -1.0f; }
 static inline vf v_sub_fma(vf x, vf k, vf minus_one) { (void)minus_one; return x - k; }
 static inline vf v_sub_tail(vf x, vf m, int64_t n) { return n > 0 ? x - m : 0.0f; }
+/* Lanes < n from a, the others from b (0 <= n <= GNK_VL). */
+static inline vf v_blend_lanes(vf a, vf b, int64_t n) { return n > 0 ? a : b; }
 static inline float v_hsum(vf v) { return v; }
 static inline vf v_relu(vf z) { return z > 0.0f || z != z ? z : 0.0f; }
 static inline vf v_silu(vf z) { return z / (1.0f + expf(-z)); }

@@ -255,12 +255,12 @@ static int sweeps(const gnk_desc *d, const gnk_plan_options *o, int threads, tim
  * timing a 20 GiB tensor would take 40 GiB more (where the kernel's overcommit
  * lets the allocation pass, the fill would wake the OOM killer instead of
  * failing). Beyond measure_bytes() per buffer it times a part of the problem
- * in the same regime: fewer samples (every sample is the same work), or one
- * sample with fewer spatial positions where a sample alone is larger; either
- * is at least half of measure_bytes(), so x and y still stream from memory
- * (the default is at least twice the L3: only tensors far beyond the
- * last-level cache are cut, and none of the default workload, whose largest
- * is 256 MiB). The kernels do not depend on N or S (gnk_kernel_matches), the
+ * in the same regime (timed_problem): fewer samples (every sample is the same
+ * work), or samples cut to fewer spatial positions where the samples it needs
+ * are larger; either is at least half of measure_bytes(), so x and y still
+ * stream from memory (the default is at least twice the L3: only tensors far
+ * beyond the last-level cache are cut, and none of the default workload,
+ * whose largest is 256 MiB). The kernels do not depend on N or S (gnk_kernel_matches), the
  * candidates and their splits come from the whole problem, and the times are
  * scaled to it. */
 #define MEASURE_BYTES_MIN ((size_t)256 << 20)
@@ -435,8 +435,8 @@ static gnk_status decide(const gnk_desc *d, unsigned mode, int threads, const gn
   /* An empty tensor has nothing to time (and timing its no-op runs on
    * 2^31 statistics sets took 40 s; found by tests/fuzz/fuzz_desc): the
    * estimate. */
-  gnk_desc part;
   if (mode == GNK_MEASURE && d->n * d->c * d->spatial > 0) {
+    gnk_desc part;
     if (timed_problem(d, threads, &part)) {
       if (gnk_verbose() && (part.n != d->n || part.spatial != d->spatial))
         fprintf(stderr, "gnk: %s: timed on n=%lld spatial=%lld (measure mode allocates at most %zu bytes a buffer)\n",

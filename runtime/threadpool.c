@@ -164,8 +164,9 @@ void gnk_pool_parallel_for(int threads, gnk_task_fn task, void *ctx, int64_t cou
  * wisdom, do not exist there. Without these handlers the child's pool still
  * counted the parent's workers and ran every job on the caller alone (threads
  * = 2 silently ran as 1), and a lock or an unfinished plan of a thread that
- * did not come along hung the child. Before fork() every gnk lock is taken,
- * so that no other thread is inside one (an execute in flight finishes
+ * did not come along hung the child. Before fork() every gnk lock is taken
+ * (plan cache, wisdom, then the pool's, the order in which gnk ever nests
+ * them), so that no other thread is inside one (an execute in flight finishes
  * first); afterwards the parent releases them, and the child releases them
  * with an empty pool (its workers are created again by its first threaded
  * job) and a plan cache without the parent's unfinished entries. */

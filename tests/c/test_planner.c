@@ -71,15 +71,22 @@ static void setup(int target, int burst, int slow) {
   burst_left = -1;
   burst_runs = burst;
   slow_at = slow;
+}
+
+/* A fresh measure-mode plan of d at `threads` under `timer` (no wisdom, no
+ * plan cache: the timer really decides); the caller destroys it. */
+static gnk_plan *measured_plan(const gnk_desc *d, int threads, gnk_run_timer_fn timer) {
   gnk_wisdom_forget(); /* else the previous measurement answers (GNK_NO_CACHE skips only the plan cache) */
-  gnk_planner_set_timer(fake_timer);
+  gnk_planner_set_timer(timer);
+  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, threads, NULL, NULL};
+  gnk_plan *p = NULL;
+  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  return p;
 }
 
 /* Plans d in measure mode under the fake timer; the name of the kernel chosen. */
 static const char *measured_kernel(const gnk_desc *d) {
-  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, 1, NULL, NULL};
-  gnk_plan *p = NULL;
-  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  gnk_plan *p = measured_plan(d, 1, fake_timer);
   const char *name = gnk_plan_kernel_name(p);
   gnk_plan_destroy(p);
   return name; /* names are the registry's static strings */
@@ -187,11 +194,7 @@ static double pipeline_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const v
 
 static const char *measured_schedule(const gnk_desc *d) {
   pipeline_runs = 0;
-  gnk_wisdom_forget();
-  gnk_planner_set_timer(pipeline_timer);
-  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, 1, NULL, NULL};
-  gnk_plan *p = NULL;
-  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  gnk_plan *p = measured_plan(d, 1, pipeline_timer);
   const char *s = gnk_plan_schedule(p);
   gnk_plan_destroy(p);
   return s; /* static strings */
@@ -232,13 +235,9 @@ static double sizes_timer(const gnk_exec_cfg *cfg, const gnk_desc *d, const void
 
 /* Plans d measured under sizes_timer; its source, and the ns of its wisdom entry (0 if none). */
 static const char *sized_plan(const gnk_desc *d, int threads, double *ns) {
-  gnk_wisdom_forget();
   timed_calls = 0;
   timed_n = timed_s = -1;
-  gnk_planner_set_timer(sizes_timer);
-  gnk_plan_options o = {GNK_MEASURE | GNK_NO_CACHE, threads, NULL, NULL};
-  gnk_plan *p = NULL;
-  cr_assert_eq(gnk_plan_create_ex(&p, d, &o), GNK_OK, "%s", gnk_last_error());
+  gnk_plan *p = measured_plan(d, threads, sizes_timer);
   const char *src = gnk_plan_source(p);
   gnk_plan_destroy(p);
   char *text = NULL;

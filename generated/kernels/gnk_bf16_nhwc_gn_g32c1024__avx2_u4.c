@@ -8,8 +8,33 @@
 #include "isa/gnk_vec_avx2.h"
 #include "gnk_half.h"
 
+#include <string.h>
+
 #define TILE GNK_NHWC_TILE_C
 #define LINE (64 / (int64_t)sizeof(uint16_t)) /* elements per cache line */
+
+/* 1 when every sub[c] is zero (the runtime folded each mean of the unit into
+ * shift), as `sub[c] == 0.0f` for all c: the bits without the sign, ORed in
+ * blocks of 64 that the compiler vectorizes (a scalar scan with an exit per
+ * channel cost more than the apply itself where a sample is one row: 70% of
+ * the apply's time on 1x65536x1 g8), stopping at the first block that is not. */
+static inline int all_zero(const float *sub, int64_t n) {
+  int64_t c = 0;
+  uint32_t any = 0;
+  for (; c + 64 <= n && !any; c += 64) {
+    for (int j = 0; j < 64; ++j) {
+      uint32_t u;
+      memcpy(&u, sub + c + j, sizeof u);
+      any |= u << 1;
+    }
+  }
+  for (; c < n && !any; ++c) {
+    uint32_t u;
+    memcpy(&u, sub + c, sizeof u);
+    any |= u << 1;
+  }
+  return any == 0;
+}
 
 /* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
  * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
@@ -53,15 +78,15 @@ static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
  * per cache line (vectors narrower than a line prefetch every other one). */
 static inline void pf_step(const uint16_t *p, int64_t ld, int64_t j) {
   if (GNK_VL >= LINE || j % LINE == 0) {
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 0 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 1 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 2 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 3 * ld + j);
-#line 83 "templates/gn_nhwc.c.in"
+#line 108 "templates/gn_nhwc.c.in"
   }
 }
 
@@ -71,30 +96,30 @@ static inline void acc_rows(const uint16_t *x, int64_t ld, int64_t tc, int64_t p
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     if (pfr > 0) pf_step(x + pfr * ld, ld, j);
     const vf k = v_load(kk + j);
-#line 97 "templates/gn_nhwc.c.in"
+#line 122 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_bf16(x + 0 * ld + j), k);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub_fma(v_load_bf16(x + 1 * ld + j), k, m1);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub_fma(v_load_bf16(x + 2 * ld + j), k, m1);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub_fma(v_load_bf16(x + 3 * ld + j), k, m1);
-#line 102 "templates/gn_nhwc.c.in"
+#line 127 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail_bf16(x + 0 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail_bf16(x + 1 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail_bf16(x + 2 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail_bf16(x + 3 * ld + j, w), k);
-#line 111 "templates/gn_nhwc.c.in"
+#line 136 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -131,100 +156,100 @@ static void cols_sums(const uint16_t *x, int64_t ld, int64_t np, int64_t tc, con
   const vf m1 = v_minus_one_opaque();
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= tc; j += 4 * GNK_VL) {
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(kk + j + 0 * GNK_VL);
     vf s0 = v_zero(), q0 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(kk + j + 1 * GNK_VL);
     vf s1 = v_zero(), q1 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(kk + j + 2 * GNK_VL);
     vf s2 = v_zero(), q2 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(kk + j + 3 * GNK_VL);
     vf s3 = v_zero(), q3 = v_zero();
-#line 151 "templates/gn_nhwc.c.in"
+#line 176 "templates/gn_nhwc.c.in"
     const uint16_t *xp = x + j;
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS, xp += ROWS * ld) {
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t0_0 = v_sub(v_load_bf16(xp + 0 * ld + 0 * GNK_VL), k0);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_1 = v_sub_fma(v_load_bf16(xp + 1 * ld + 0 * GNK_VL), k0, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_2 = v_sub_fma(v_load_bf16(xp + 2 * ld + 0 * GNK_VL), k0, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_3 = v_sub_fma(v_load_bf16(xp + 3 * ld + 0 * GNK_VL), k0, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s0 = v_add(s0, v_add(v_add(t0_0, t0_1), v_add(t0_2, t0_3)));
       q0 = v_add(q0, v_add(v_fma(t0_1, t0_1, v_mul(t0_0, t0_0)), v_fma(t0_3, t0_3, v_mul(t0_2, t0_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t1_0 = v_sub(v_load_bf16(xp + 0 * ld + 1 * GNK_VL), k1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_1 = v_sub_fma(v_load_bf16(xp + 1 * ld + 1 * GNK_VL), k1, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_2 = v_sub_fma(v_load_bf16(xp + 2 * ld + 1 * GNK_VL), k1, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_3 = v_sub_fma(v_load_bf16(xp + 3 * ld + 1 * GNK_VL), k1, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s1 = v_add(s1, v_add(v_add(t1_0, t1_1), v_add(t1_2, t1_3)));
       q1 = v_add(q1, v_add(v_fma(t1_1, t1_1, v_mul(t1_0, t1_0)), v_fma(t1_3, t1_3, v_mul(t1_2, t1_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t2_0 = v_sub(v_load_bf16(xp + 0 * ld + 2 * GNK_VL), k2);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_1 = v_sub_fma(v_load_bf16(xp + 1 * ld + 2 * GNK_VL), k2, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_2 = v_sub_fma(v_load_bf16(xp + 2 * ld + 2 * GNK_VL), k2, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_3 = v_sub_fma(v_load_bf16(xp + 3 * ld + 2 * GNK_VL), k2, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s2 = v_add(s2, v_add(v_add(t2_0, t2_1), v_add(t2_2, t2_3)));
       q2 = v_add(q2, v_add(v_fma(t2_1, t2_1, v_mul(t2_0, t2_0)), v_fma(t2_3, t2_3, v_mul(t2_2, t2_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t3_0 = v_sub(v_load_bf16(xp + 0 * ld + 3 * GNK_VL), k3);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_1 = v_sub_fma(v_load_bf16(xp + 1 * ld + 3 * GNK_VL), k3, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_2 = v_sub_fma(v_load_bf16(xp + 2 * ld + 3 * GNK_VL), k3, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_3 = v_sub_fma(v_load_bf16(xp + 3 * ld + 3 * GNK_VL), k3, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s3 = v_add(s3, v_add(v_add(t3_0, t3_1), v_add(t3_2, t3_3)));
       q3 = v_add(q3, v_add(v_fma(t3_1, t3_1, v_mul(t3_0, t3_0)), v_fma(t3_3, t3_3, v_mul(t3_2, t3_2))));
-#line 165 "templates/gn_nhwc.c.in"
+#line 190 "templates/gn_nhwc.c.in"
     }
     for (; p < np; ++p, xp += ld) {
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load_bf16(xp + 0 * GNK_VL), k0);
       s0 = v_add(s0, t0);
       q0 = v_fma(t0, t0, q0);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load_bf16(xp + 1 * GNK_VL), k1);
       s1 = v_add(s1, t1);
       q1 = v_fma(t1, t1, q1);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load_bf16(xp + 2 * GNK_VL), k2);
       s2 = v_add(s2, t2);
       q2 = v_fma(t2, t2, q2);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load_bf16(xp + 3 * GNK_VL), k3);
       s3 = v_add(s3, t3);
       q3 = v_fma(t3, t3, q3);
-#line 172 "templates/gn_nhwc.c.in"
+#line 197 "templates/gn_nhwc.c.in"
     }
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 0 * GNK_VL, s0);
     v_store(qq + j + 0 * GNK_VL, q0);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 1 * GNK_VL, s1);
     v_store(qq + j + 1 * GNK_VL, q1);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 2 * GNK_VL, s2);
     v_store(qq + j + 2 * GNK_VL, q2);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 3 * GNK_VL, s3);
     v_store(qq + j + 3 * GNK_VL, q3);
-#line 177 "templates/gn_nhwc.c.in"
+#line 202 "templates/gn_nhwc.c.in"
   }
   for (; j < tc; j += GNK_VL) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
@@ -232,15 +257,15 @@ static void cols_sums(const uint16_t *x, int64_t ld, int64_t np, int64_t tc, con
     vf s = v_zero(), q = v_zero();
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS) {
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load_tail_bf16(x + (p + 0) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load_tail_bf16(x + (p + 1) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load_tail_bf16(x + (p + 2) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load_tail_bf16(x + (p + 3) * ld + j, w), k);
-#line 187 "templates/gn_nhwc.c.in"
+#line 212 "templates/gn_nhwc.c.in"
       s = v_add(s, v_add(v_add(t0, t1), v_add(t2, t3)));
       q = v_add(q, v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2))));
     }
@@ -316,16 +341,12 @@ static inline float sum4_f32(const float *v, int64_t n) {
 }
 
 static inline double sum4_f64(const float *v, int64_t n) {
-  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+  double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += (double)v[i];
-    a1 += (double)v[i + 1];
-    a2 += (double)v[i + 2];
-    a3 += (double)v[i + 3];
-  }
-  for (; i < n; ++i) a0 += (double)v[i];
-  return (a0 + a1) + (a2 + a3);
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) a[j] += (double)v[i + j];
+  for (; i < n; ++i) a[0] += (double)v[i];
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 /* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
@@ -428,134 +449,133 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 387 "templates/gn_nhwc.c.in"
+#line 408 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 413 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 418 "templates/gn_nhwc.c.in"
+#line 439 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 418 "templates/gn_nhwc.c.in"
+#line 439 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 418 "templates/gn_nhwc.c.in"
+#line 439 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 418 "templates/gn_nhwc.c.in"
+#line 439 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 422 "templates/gn_nhwc.c.in"
+#line 443 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_bf16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 0 * GNK_VL, z0);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 1 * GNK_VL, z1);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 2 * GNK_VL, z2);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 3 * GNK_VL, z3);
-#line 429 "templates/gn_nhwc.c.in"
+#line 450 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 434 "templates/gn_nhwc.c.in"
+#line 455 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 436 "templates/gn_nhwc.c.in"
+#line 457 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_bf16(x + p * ld + j, w), s), k, h);
       v_store_tail_bf16(y + p * ld + j, z, w);
     }
   }
-#line 443 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
 }
 
-#line 387 "templates/gn_nhwc.c.in"
+#line 408 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 390 "templates/gn_nhwc.c.in"
+#line 411 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 413 "templates/gn_nhwc.c.in"
+#line 434 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 420 "templates/gn_nhwc.c.in"
+#line 441 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 422 "templates/gn_nhwc.c.in"
+#line 443 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_bf16(x + p * ld + j + 0 * GNK_VL), k0, h0);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_bf16(x + p * ld + j + 1 * GNK_VL), k1, h1);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_bf16(x + p * ld + j + 2 * GNK_VL), k2, h2);
-#line 424 "templates/gn_nhwc.c.in"
+#line 445 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_bf16(x + p * ld + j + 3 * GNK_VL), k3, h3);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 0 * GNK_VL, z0);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 1 * GNK_VL, z1);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 2 * GNK_VL, z2);
-#line 427 "templates/gn_nhwc.c.in"
+#line 448 "templates/gn_nhwc.c.in"
       v_store_bf16(y + p * ld + j + 3 * GNK_VL, z3);
-#line 429 "templates/gn_nhwc.c.in"
+#line 450 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 436 "templates/gn_nhwc.c.in"
+#line 457 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_bf16(x + p * ld + j, w), k, h);
       v_store_tail_bf16(y + p * ld + j, z, w);
     }
   }
-#line 443 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
 }
 
-#line 446 "templates/gn_nhwc.c.in"
+#line 467 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1024LL, S = a->s, ld = C * a->nblk;
-#line 454 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
     const uint16_t *x = (const uint16_t *)a->x + unit_row(a, n, p0);
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
-    int folded = 1;
-    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 469 "templates/gn_nhwc.c.in"
+    const int folded = all_zero(sub, C);
+#line 489 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 475 "templates/gn_nhwc.c.in"
+#line 495 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -581,8 +601,7 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   (void)G;
   const uint16_t *x = (const uint16_t *)a->x + unit_row(a, na, p0), *xs = (const uint16_t *)a->x + unit_row(a, nb, p0);
   const float *sub = a->sub + na * C, *scale = a->scale + na * C, *shift = a->shift + na * C;
-  int folded = 1;
-  for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+  const int folded = all_zero(sub, C);
   float kk[TILE], ss[TILE], qq[TILE];
   const int64_t pfr = a->pf_rows;
   tile_shift(xs, ld, np, 0, C, D, kk);
@@ -591,9 +610,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 512 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 514 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -606,117 +625,117 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 529 "templates/gn_nhwc.c.in"
+#line 548 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_load_bf16(x + (p + 0) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_load_bf16(x + (p + 1) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_load_bf16(x + (p + 2) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_load_bf16(x + (p + 3) * ld + j), vk, vh);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 538 "templates/gn_nhwc.c.in"
+#line 557 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, z00);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, z01);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, z02);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, z03);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_load_bf16(x + (p + 4) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_load_bf16(x + (p + 5) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_load_bf16(x + (p + 6) * ld + j), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_load_bf16(x + (p + 7) * ld + j), vk, vh);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load_bf16(xs + (p + 4) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load_bf16(xs + (p + 5) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load_bf16(xs + (p + 6) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load_bf16(xs + (p + 7) * ld + j), km);
-#line 538 "templates/gn_nhwc.c.in"
+#line 557 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 4) * ld + j, z10);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 5) * ld + j, z11);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 6) * ld + j, z12);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 7) * ld + j, z13);
-#line 544 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 549 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 556 "templates/gn_nhwc.c.in"
+#line 575 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_bf16(x + (p + 0) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_bf16(x + (p + 1) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_bf16(x + (p + 2) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_bf16(x + (p + 3) * ld + j), vk, vh);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 563 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, z0);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, z1);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, z2);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, z3);
-#line 568 "templates/gn_nhwc.c.in"
+#line 587 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 575 "templates/gn_nhwc.c.in"
+#line 594 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_bf16(x + p * ld + j), vk, vh);
         v_store_bf16(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 512 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 514 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -729,123 +748,123 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 527 "templates/gn_nhwc.c.in"
+#line 546 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 529 "templates/gn_nhwc.c.in"
+#line 548 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_sub(v_load_bf16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_sub(v_load_bf16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_sub(v_load_bf16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_sub(v_load_bf16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 538 "templates/gn_nhwc.c.in"
+#line 557 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, z00);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, z01);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, z02);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, z03);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_sub(v_load_bf16(x + (p + 4) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_sub(v_load_bf16(x + (p + 5) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_sub(v_load_bf16(x + (p + 6) * ld + j), vs), vk, vh);
-#line 533 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_sub(v_load_bf16(x + (p + 7) * ld + j), vs), vk, vh);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load_bf16(xs + (p + 4) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load_bf16(xs + (p + 5) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load_bf16(xs + (p + 6) * ld + j), km);
-#line 536 "templates/gn_nhwc.c.in"
+#line 555 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load_bf16(xs + (p + 7) * ld + j), km);
-#line 538 "templates/gn_nhwc.c.in"
+#line 557 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 4) * ld + j, z10);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 5) * ld + j, z11);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 6) * ld + j, z12);
-#line 541 "templates/gn_nhwc.c.in"
+#line 560 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 7) * ld + j, z13);
-#line 544 "templates/gn_nhwc.c.in"
+#line 563 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 549 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 554 "templates/gn_nhwc.c.in"
+#line 573 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 556 "templates/gn_nhwc.c.in"
+#line 575 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_bf16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_bf16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_bf16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_bf16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 563 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, z0);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, z1);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, z2);
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, z3);
-#line 568 "templates/gn_nhwc.c.in"
+#line 587 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 573 "templates/gn_nhwc.c.in"
+#line 592 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 575 "templates/gn_nhwc.c.in"
+#line 594 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_bf16(x + p * ld + j), vs), vk, vh);
         v_store_bf16(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 582 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   }
-#line 586 "templates/gn_nhwc.c.in"
+#line 605 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

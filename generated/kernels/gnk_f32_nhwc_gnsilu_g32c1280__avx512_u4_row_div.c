@@ -8,8 +8,33 @@
 #include "isa/gnk_vec_avx512.h"
 #include "gnk_half.h"
 
+#include <string.h>
+
 #define TILE GNK_NHWC_TILE_C
 #define LINE (64 / (int64_t)sizeof(float)) /* elements per cache line */
+
+/* 1 when every sub[c] is zero (the runtime folded each mean of the unit into
+ * shift), as `sub[c] == 0.0f` for all c: the bits without the sign, ORed in
+ * blocks of 64 that the compiler vectorizes (a scalar scan with an exit per
+ * channel cost more than the apply itself where a sample is one row: 70% of
+ * the apply's time on 1x65536x1 g8), stopping at the first block that is not. */
+static inline int all_zero(const float *sub, int64_t n) {
+  int64_t c = 0;
+  uint32_t any = 0;
+  for (; c + 64 <= n && !any; c += 64) {
+    for (int j = 0; j < 64; ++j) {
+      uint32_t u;
+      memcpy(&u, sub + c + j, sizeof u);
+      any |= u << 1;
+    }
+  }
+  for (; c < n && !any; ++c) {
+    uint32_t u;
+    memcpy(&u, sub + c, sizeof u);
+    any |= u << 1;
+  }
+  return any == 0;
+}
 
 /* Offset of row p of unit v: sample v / nblk, channels [(v % nblk) * C,
  * + C) of rows nblk * C wide (gnk_kargs.nblk; 1 when the kernel's C is the
@@ -53,15 +78,15 @@ static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
  * per cache line (vectors narrower than a line prefetch every other one). */
 static inline void pf_step(const float *p, int64_t ld, int64_t j) {
   if (GNK_VL >= LINE || j % LINE == 0) {
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 0 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 1 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 2 * ld + j);
-#line 81 "templates/gn_nhwc.c.in"
+#line 106 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 3 * ld + j);
-#line 83 "templates/gn_nhwc.c.in"
+#line 108 "templates/gn_nhwc.c.in"
   }
 }
 
@@ -71,30 +96,30 @@ static inline void acc_rows(const float *x, int64_t ld, int64_t tc, int64_t pfr,
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     if (pfr > 0) pf_step(x + pfr * ld, ld, j);
     const vf k = v_load(kk + j);
-#line 97 "templates/gn_nhwc.c.in"
+#line 122 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub_fma(v_load(x + 1 * ld + j), k, m1);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub_fma(v_load(x + 2 * ld + j), k, m1);
-#line 99 "templates/gn_nhwc.c.in"
+#line 124 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub_fma(v_load(x + 3 * ld + j), k, m1);
-#line 102 "templates/gn_nhwc.c.in"
+#line 127 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail(x + 0 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail(x + 1 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail(x + 2 * ld + j, w), k);
-#line 109 "templates/gn_nhwc.c.in"
+#line 134 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail(x + 3 * ld + j, w), k);
-#line 111 "templates/gn_nhwc.c.in"
+#line 136 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -131,100 +156,100 @@ static void cols_sums(const float *x, int64_t ld, int64_t np, int64_t tc, const 
   const vf m1 = v_minus_one_opaque();
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= tc; j += 4 * GNK_VL) {
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(kk + j + 0 * GNK_VL);
     vf s0 = v_zero(), q0 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(kk + j + 1 * GNK_VL);
     vf s1 = v_zero(), q1 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(kk + j + 2 * GNK_VL);
     vf s2 = v_zero(), q2 = v_zero();
-#line 148 "templates/gn_nhwc.c.in"
+#line 173 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(kk + j + 3 * GNK_VL);
     vf s3 = v_zero(), q3 = v_zero();
-#line 151 "templates/gn_nhwc.c.in"
+#line 176 "templates/gn_nhwc.c.in"
     const float *xp = x + j;
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS, xp += ROWS * ld) {
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t0_0 = v_sub(v_load(xp + 0 * ld + 0 * GNK_VL), k0);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_1 = v_sub_fma(v_load(xp + 1 * ld + 0 * GNK_VL), k0, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_2 = v_sub_fma(v_load(xp + 2 * ld + 0 * GNK_VL), k0, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t0_3 = v_sub_fma(v_load(xp + 3 * ld + 0 * GNK_VL), k0, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s0 = v_add(s0, v_add(v_add(t0_0, t0_1), v_add(t0_2, t0_3)));
       q0 = v_add(q0, v_add(v_fma(t0_1, t0_1, v_mul(t0_0, t0_0)), v_fma(t0_3, t0_3, v_mul(t0_2, t0_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t1_0 = v_sub(v_load(xp + 0 * ld + 1 * GNK_VL), k1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_1 = v_sub_fma(v_load(xp + 1 * ld + 1 * GNK_VL), k1, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_2 = v_sub_fma(v_load(xp + 2 * ld + 1 * GNK_VL), k1, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t1_3 = v_sub_fma(v_load(xp + 3 * ld + 1 * GNK_VL), k1, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s1 = v_add(s1, v_add(v_add(t1_0, t1_1), v_add(t1_2, t1_3)));
       q1 = v_add(q1, v_add(v_fma(t1_1, t1_1, v_mul(t1_0, t1_0)), v_fma(t1_3, t1_3, v_mul(t1_2, t1_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t2_0 = v_sub(v_load(xp + 0 * ld + 2 * GNK_VL), k2);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_1 = v_sub_fma(v_load(xp + 1 * ld + 2 * GNK_VL), k2, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_2 = v_sub_fma(v_load(xp + 2 * ld + 2 * GNK_VL), k2, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t2_3 = v_sub_fma(v_load(xp + 3 * ld + 2 * GNK_VL), k2, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s2 = v_add(s2, v_add(v_add(t2_0, t2_1), v_add(t2_2, t2_3)));
       q2 = v_add(q2, v_add(v_fma(t2_1, t2_1, v_mul(t2_0, t2_0)), v_fma(t2_3, t2_3, v_mul(t2_2, t2_2))));
-#line 157 "templates/gn_nhwc.c.in"
+#line 182 "templates/gn_nhwc.c.in"
       const vf t3_0 = v_sub(v_load(xp + 0 * ld + 3 * GNK_VL), k3);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_1 = v_sub_fma(v_load(xp + 1 * ld + 3 * GNK_VL), k3, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_2 = v_sub_fma(v_load(xp + 2 * ld + 3 * GNK_VL), k3, m1);
-#line 159 "templates/gn_nhwc.c.in"
+#line 184 "templates/gn_nhwc.c.in"
       const vf t3_3 = v_sub_fma(v_load(xp + 3 * ld + 3 * GNK_VL), k3, m1);
-#line 162 "templates/gn_nhwc.c.in"
+#line 187 "templates/gn_nhwc.c.in"
       s3 = v_add(s3, v_add(v_add(t3_0, t3_1), v_add(t3_2, t3_3)));
       q3 = v_add(q3, v_add(v_fma(t3_1, t3_1, v_mul(t3_0, t3_0)), v_fma(t3_3, t3_3, v_mul(t3_2, t3_2))));
-#line 165 "templates/gn_nhwc.c.in"
+#line 190 "templates/gn_nhwc.c.in"
     }
     for (; p < np; ++p, xp += ld) {
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load(xp + 0 * GNK_VL), k0);
       s0 = v_add(s0, t0);
       q0 = v_fma(t0, t0, q0);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load(xp + 1 * GNK_VL), k1);
       s1 = v_add(s1, t1);
       q1 = v_fma(t1, t1, q1);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load(xp + 2 * GNK_VL), k2);
       s2 = v_add(s2, t2);
       q2 = v_fma(t2, t2, q2);
-#line 168 "templates/gn_nhwc.c.in"
+#line 193 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load(xp + 3 * GNK_VL), k3);
       s3 = v_add(s3, t3);
       q3 = v_fma(t3, t3, q3);
-#line 172 "templates/gn_nhwc.c.in"
+#line 197 "templates/gn_nhwc.c.in"
     }
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 0 * GNK_VL, s0);
     v_store(qq + j + 0 * GNK_VL, q0);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 1 * GNK_VL, s1);
     v_store(qq + j + 1 * GNK_VL, q1);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 2 * GNK_VL, s2);
     v_store(qq + j + 2 * GNK_VL, q2);
-#line 174 "templates/gn_nhwc.c.in"
+#line 199 "templates/gn_nhwc.c.in"
     v_store(ss + j + 3 * GNK_VL, s3);
     v_store(qq + j + 3 * GNK_VL, q3);
-#line 177 "templates/gn_nhwc.c.in"
+#line 202 "templates/gn_nhwc.c.in"
   }
   for (; j < tc; j += GNK_VL) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
@@ -232,15 +257,15 @@ static void cols_sums(const float *x, int64_t ld, int64_t np, int64_t tc, const 
     vf s = v_zero(), q = v_zero();
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS) {
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load_tail(x + (p + 0) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load_tail(x + (p + 1) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load_tail(x + (p + 2) * ld + j, w), k);
-#line 185 "templates/gn_nhwc.c.in"
+#line 210 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load_tail(x + (p + 3) * ld + j, w), k);
-#line 187 "templates/gn_nhwc.c.in"
+#line 212 "templates/gn_nhwc.c.in"
       s = v_add(s, v_add(v_add(t0, t1), v_add(t2, t3)));
       q = v_add(q, v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2))));
     }
@@ -316,16 +341,12 @@ static inline float sum4_f32(const float *v, int64_t n) {
 }
 
 static inline double sum4_f64(const float *v, int64_t n) {
-  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+  double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += (double)v[i];
-    a1 += (double)v[i + 1];
-    a2 += (double)v[i + 2];
-    a3 += (double)v[i + 3];
-  }
-  for (; i < n; ++i) a0 += (double)v[i];
-  return (a0 + a1) + (a2 + a3);
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) a[j] += (double)v[i + j];
+  for (; i < n; ++i) a[0] += (double)v[i];
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 /* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
@@ -428,33 +449,33 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 387 "templates/gn_nhwc.c.in"
+#line 408 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 393 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu_div(z0));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu_div(z1));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu_div(z2));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu_div(z3));
-#line 405 "templates/gn_nhwc.c.in"
+#line 426 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -462,38 +483,38 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, v_silu_div(z), w);
     }
   }
-#line 443 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
 }
 
-#line 387 "templates/gn_nhwc.c.in"
+#line 408 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 390 "templates/gn_nhwc.c.in"
+#line 411 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 393 "templates/gn_nhwc.c.in"
+#line 414 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 400 "templates/gn_nhwc.c.in"
+#line 421 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu_div(z0));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu_div(z1));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu_div(z2));
-#line 403 "templates/gn_nhwc.c.in"
+#line 424 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu_div(z3));
-#line 405 "templates/gn_nhwc.c.in"
+#line 426 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -501,29 +522,28 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, v_silu_div(z), w);
     }
   }
-#line 443 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
 }
 
-#line 446 "templates/gn_nhwc.c.in"
+#line 467 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1280LL, S = a->s, ld = C * a->nblk;
-#line 454 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
     const float *x = (const float *)a->x + unit_row(a, n, p0);
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
-    int folded = 1;
-    for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
-#line 469 "templates/gn_nhwc.c.in"
+    const int folded = all_zero(sub, C);
+#line 489 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 475 "templates/gn_nhwc.c.in"
+#line 495 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -549,8 +569,7 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   (void)G;
   const float *x = (const float *)a->x + unit_row(a, na, p0), *xs = (const float *)a->x + unit_row(a, nb, p0);
   const float *sub = a->sub + na * C, *scale = a->scale + na * C, *shift = a->shift + na * C;
-  int folded = 1;
-  for (int64_t c = 0; c < C && folded; ++c) folded = sub[c] == 0.0f;
+  const int folded = all_zero(sub, C);
   float kk[TILE], ss[TILE], qq[TILE];
   const int64_t pfr = a->pf_rows;
   tile_shift(xs, ld, np, 0, C, D, kk);
@@ -559,109 +578,109 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 512 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 549 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 556 "templates/gn_nhwc.c.in"
+#line 575 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 563 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, v_silu_div(z0));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, v_silu_div(z1));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, v_silu_div(z2));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, v_silu_div(z3));
-#line 568 "templates/gn_nhwc.c.in"
+#line 587 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 575 "templates/gn_nhwc.c.in"
+#line 594 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_store(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 512 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 549 "templates/gn_nhwc.c.in"
+#line 568 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 554 "templates/gn_nhwc.c.in"
+#line 573 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 556 "templates/gn_nhwc.c.in"
+#line 575 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 558 "templates/gn_nhwc.c.in"
+#line 577 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 561 "templates/gn_nhwc.c.in"
+#line 580 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 563 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 0) * ld + j, v_silu_div(z0));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 1) * ld + j, v_silu_div(z1));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 2) * ld + j, v_silu_div(z2));
-#line 566 "templates/gn_nhwc.c.in"
+#line 585 "templates/gn_nhwc.c.in"
         v_store(y + (p + 3) * ld + j, v_silu_div(z3));
-#line 568 "templates/gn_nhwc.c.in"
+#line 587 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 573 "templates/gn_nhwc.c.in"
+#line 592 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 575 "templates/gn_nhwc.c.in"
+#line 594 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_store(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 582 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   }
-#line 586 "templates/gn_nhwc.c.in"
+#line 605 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

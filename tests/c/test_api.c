@@ -463,6 +463,58 @@ Test(api, plan_introspection_and_source) {
   tbuf_free(&y);
 }
 
+/* Channels-first with one position per channel (rank-2 input (N, C)) has
+ * the layout of channels-last, x[n][c]: plans run it with a channels-last
+ * kernel (planner.c as_run), while gnk_plan_desc reports the caller's
+ * descriptor. Estimate, measure and the one-shot call must give the bits of
+ * the channels-last plan, and the reference's values; a 1x1 image with
+ * batch and the SiLU too. */
+Test(api, channels_first_with_one_position_runs_channels_last) {
+  const int64_t shapes[][3] = {/* n, c, g */ {5, 64, 8}, {3, 512, 32}, {2, 70, 7}};
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; ++k)
+    for (int act = 0; act < 2; ++act) {
+      const gnk_act a = act ? GNK_ACT_SILU : GNK_ACT_NONE;
+      gnk_desc d = make_desc(GNK_LAYOUT_NCHW, a, shapes[k][0], shapes[k][1], 1, shapes[k][2]);
+      gnk_desc last = d;
+      last.layout = GNK_LAYOUT_NHWC;
+      const int64_t total = desc_numel(&d);
+      tbuf x = tbuf_new(total, 0), g = tbuf_new(d.c, 0), y = tbuf_new(total, 1), want = tbuf_new(total, 0);
+      rng r;
+      rng_seed(&r, 40 + (uint64_t)k);
+      fill_normal(&r, x.p, total, 0.5, 2.0);
+      fill_uniform(&r, g.p, d.c, -2.0, 2.0);
+      gnk_plan *pl = NULL;
+      cr_assert_eq(gnk_plan_create(&pl, &last, GNK_ESTIMATE), GNK_OK, "%s", gnk_last_error());
+      cr_assert_eq(gnk_execute(pl, x.p, want.p, g.p, NULL), GNK_OK, "%s", gnk_last_error());
+      for (int mode = 0; mode < 3; ++mode) {
+        tbuf_fill_nan(&y);
+        if (mode == 2) {
+          cr_assert_eq(gnk_group_norm(&d, x.p, y.p, g.p, NULL), GNK_OK, "%s", gnk_last_error());
+        } else {
+          gnk_plan *p = NULL;
+          cr_assert_eq(gnk_plan_create(&p, &d, mode ? GNK_MEASURE | GNK_NO_CACHE : GNK_ESTIMATE), GNK_OK, "%s",
+                       gnk_last_error());
+          cr_assert(strstr(gnk_plan_kernel_name(p), "_nhwc_"), "%s planned %s", desc_str(&d), gnk_plan_kernel_name(p));
+          cr_assert(!memcmp(gnk_plan_desc(p), &d, sizeof d), "gnk_plan_desc must be the caller's descriptor");
+          if (mode == 0) cr_assert_str_eq(gnk_plan_kernel_name(p), gnk_plan_kernel_name(pl));
+          cr_assert_eq(gnk_execute(p, x.p, y.p, g.p, NULL), GNK_OK, "%s", gnk_last_error());
+          if (mode == 0) cr_assert(!memcmp(y.p, want.p, (size_t)total * sizeof(float)), "%s: not the channels-last bits",
+                                   desc_str(&d));
+          gnk_plan_destroy(p);
+        }
+        char msg[512];
+        cr_assert_eq(ref_check_all(&d, x.p, g.p, NULL, y.p, msg, sizeof msg), 0, "%s mode %d: %s", desc_str(&d), mode,
+                     msg);
+        cr_assert(tbuf_guards_ok(&y));
+      }
+      gnk_plan_destroy(pl);
+      tbuf_free(&x);
+      tbuf_free(&g);
+      tbuf_free(&y);
+      tbuf_free(&want);
+    }
+}
+
 Test(api, kernel_introspection) {
   const int n = gnk_kernel_count();
   cr_assert_gt(n, 0);

@@ -117,6 +117,37 @@ Test(numerics, large_mean_small_std) {
     }
 }
 
+/* The channels-last apply takes its one-FMA form for a unit only when every
+ * channel's mean was folded into shift (all sub == 0; the templates'
+ * all_zero scans sub in blocks of 64). Here all groups are folded (mean ~0,
+ * std 1) but one, whose mean is 50 std away: the first group, a group past
+ * the first 64 channels, or the last, in shapes of one position (a sample is
+ * one row), a few, and many; the output of every kernel and of the plan
+ * must still be the reference's (the means near 0 are too small for
+ * check_accurate's relative test). */
+Test(numerics, one_unfolded_group_is_subtracted) {
+  const int64_t shapes[][4] = {/* n, c, s, g */ {2, 320, 37, 32}, {3, 512, 1, 32}, {2, 200, 3, 40}, {1, 1280, 64, 32}};
+  rng r;
+  rng_seed(&r, 77);
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; ++k)
+    for (int where = 0; where < 3; ++where)
+      for (int act = 0; act < 2; ++act) {
+        gnk_desc d = make_desc(GNK_LAYOUT_NHWC, act ? GNK_ACT_SILU : GNK_ACT_NONE, shapes[k][0], shapes[k][1],
+                               shapes[k][2], shapes[k][3]);
+        const int64_t total = desc_numel(&d), D = d.c / d.groups;
+        const int64_t g = where == 0 ? 0 : where == 1 ? 64 / D + 1 : d.groups - 1;
+        float *x = malloc((size_t)total * sizeof *x), *gamma = malloc((size_t)d.c * sizeof *gamma);
+        cr_assert(x && gamma);
+        fill_normal(&r, x, total, 0.0, 1.0);
+        for (int64_t i = 0; i < total; ++i)
+          if ((i % d.c) / D == g) x[i] += 50.0f;
+        fill_uniform(&r, gamma, d.c, 0.5, 2.0);
+        cr_assert_gt(run_everywhere(&d, x, gamma, NULL, NULL, NULL, check_reference), 0);
+        free(x);
+        free(gamma);
+      }
+}
+
 /* The statistics are one pass over each chunk, shifted by a sample mean of
  * the chunk (execute.c and the templates: NCHW chunks of 4096 values, the
  * mean of every 256th; NHWC chunks of 512 rows, the mean of the first 8).

@@ -315,6 +315,49 @@ static void piece_exact(const float *x, int64_t ld, int64_t np, int64_t w, doubl
   *m2 = q;
 }
 
+/* Mean and M2 of one row of w channels, two-pass in double, in 8 lanes
+ * each. An item of one row (a sample of one position, as rank-2 inputs run)
+ * takes this in place of the shifted column sums, whose per-channel shift,
+ * sums and per-group passes cost several times the data there (1x65536x1
+ * g8, 256x512x1 g32). Clang vector extensions, not the ISA's vf: the lanes
+ * are doubles (a scalar ISA build gets them as pairs or scalars, the same
+ * bits), and written as 8 scalar chains the loops stayed scalar in kernels
+ * with D baked in. */
+typedef float row_f8 __attribute__((vector_size(32)));
+typedef double row_d8 __attribute__((vector_size(64)));
+/* (vectors go by pointer: by value they would change the psABI of the
+ * functions in builds without 512-bit vectors) */
+static inline void row_load8(const float *x, row_d8 *d) {
+  row_f8 f;
+  for (int j = 0; j < 8; ++j) f[j] = (float)(x[j]);
+  *d = __builtin_convertvector(f, row_d8);
+}
+static inline double row_sum8(const row_d8 *a) {
+  return (((*a)[0] + (*a)[1]) + ((*a)[2] + (*a)[3])) + (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
+}
+static void row_exact(const float *x, int64_t w, double *mean, double *m2) {
+  row_d8 a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, v;
+  int64_t c = 0;
+  for (; c + 8 <= w; c += 8) {
+    row_load8(x + c, &v);
+    a += v;
+  }
+  for (; c < w; ++c) a[0] += (double)(float)(x[c]);
+  const double m = row_sum8(&a) / (double)w;
+  row_d8 q = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (c = 0; c + 8 <= w; c += 8) {
+    row_load8(x + c, &v);
+    v -= m;
+    q += v * v;
+  }
+  for (; c < w; ++c) {
+    const double t = (double)(float)(x[c]) - m;
+    q[0] += t * t;
+  }
+  *mean = m;
+  *m2 = row_sum8(&q);
+}
+
 /* Chan's merge of (cnt, mean, m2) into *t (in double). */
 static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
   const double n = t->count + cnt, delta = mean - t->mean;
@@ -435,8 +478,15 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const float *xs = (const float *)a->x + unit_row(a, n, p0);
+  if (np == 1) { /* one row: each group's D channels directly (row_exact) */
+    for (int64_t g = 0; g < G; ++g) {
+      gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
+      row_exact(xs + g * D, D, &t->mean, &t->m2);
+      t->count = (double)D;
+    }
+    return;
+  }
   float kk[TILE], ss[TILE], qq[TILE];
-  (void)G;
   for (int64_t c0 = 0; c0 < C; c0 += TILE) {
     const int64_t tc = C - c0 < TILE ? C - c0 : TILE;
     tile_shift(xs, ld, np, c0, tc, D, kk);
@@ -449,33 +499,33 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 408 "templates/gn_nhwc.c.in"
+#line 458 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 414 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 426 "templates/gn_nhwc.c.in"
+#line 476 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -483,38 +533,38 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 464 "templates/gn_nhwc.c.in"
+#line 514 "templates/gn_nhwc.c.in"
 }
 
-#line 408 "templates/gn_nhwc.c.in"
+#line 458 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 411 "templates/gn_nhwc.c.in"
+#line 461 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 414 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_silu(z0));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_silu(z1));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_silu(z2));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_silu(z3));
-#line 426 "templates/gn_nhwc.c.in"
+#line 476 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -522,36 +572,36 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 464 "templates/gn_nhwc.c.in"
+#line 514 "templates/gn_nhwc.c.in"
 }
 
-#line 408 "templates/gn_nhwc.c.in"
+#line 458 "templates/gn_nhwc.c.in"
 static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 414 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, v_silu(z0));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, v_silu(z1));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, v_silu(z2));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, v_silu(z3));
-#line 426 "templates/gn_nhwc.c.in"
+#line 476 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -559,38 +609,38 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 464 "templates/gn_nhwc.c.in"
+#line 514 "templates/gn_nhwc.c.in"
 }
 
-#line 408 "templates/gn_nhwc.c.in"
+#line 458 "templates/gn_nhwc.c.in"
 static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 411 "templates/gn_nhwc.c.in"
+#line 461 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 414 "templates/gn_nhwc.c.in"
+#line 464 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 421 "templates/gn_nhwc.c.in"
+#line 471 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, v_silu(z0));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, v_silu(z1));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, v_silu(z2));
-#line 424 "templates/gn_nhwc.c.in"
+#line 474 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, v_silu(z3));
-#line 426 "templates/gn_nhwc.c.in"
+#line 476 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -598,18 +648,18 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 464 "templates/gn_nhwc.c.in"
+#line 514 "templates/gn_nhwc.c.in"
 }
 
-#line 467 "templates/gn_nhwc.c.in"
+#line 517 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1920LL, S = a->s, ld = C * a->nblk;
-#line 473 "templates/gn_nhwc.c.in"
+#line 523 "templates/gn_nhwc.c.in"
   const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
-#line 475 "templates/gn_nhwc.c.in"
+#line 525 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -617,19 +667,19 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 483 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
       continue;
     }
-#line 489 "templates/gn_nhwc.c.in"
+#line 539 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 493 "templates/gn_nhwc.c.in"
+#line 543 "templates/gn_nhwc.c.in"
   if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
-#line 495 "templates/gn_nhwc.c.in"
+#line 545 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -639,15 +689,16 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
  * arithmetic and the stores of n.
  * The sums are acc_rows'/acc_row's (same order per column) and y is apply's
  * (element by element the same operations), so the bits do not depend on
- * which path ran. One channel tile of whole vectors, y aligned for the streaming stores;
- * otherwise the two phases run one after the other. */
+ * which path ran. One channel tile of whole vectors, y aligned for the streaming stores,
+ * items of more than one row (row_exact sums one-row items); otherwise the
+ * two phases run one after the other. */
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 1920LL, G = 32LL, D = C / G, S = a->s, ld = C * a->nblk;
   const int64_t na = ia / a->nchunk, nb = is / a->nchunk, k = ia % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   float *y = (float *)a->y + unit_row(a, na, p0);
   const int aligned = ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
-  if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned) {
+  if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned || np == 1) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
     return;
@@ -664,111 +715,111 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 531 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 568 "templates/gn_nhwc.c.in"
+#line 619 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 575 "templates/gn_nhwc.c.in"
+#line 626 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 582 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_silu(z0));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_silu(z1));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_silu(z2));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_silu(z3));
-#line 587 "templates/gn_nhwc.c.in"
+#line 638 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 594 "templates/gn_nhwc.c.in"
+#line 645 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 531 "templates/gn_nhwc.c.in"
+#line 582 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 568 "templates/gn_nhwc.c.in"
+#line 619 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 573 "templates/gn_nhwc.c.in"
+#line 624 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 575 "templates/gn_nhwc.c.in"
+#line 626 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 577 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 580 "templates/gn_nhwc.c.in"
+#line 631 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 582 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_silu(z0));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_silu(z1));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_silu(z2));
-#line 585 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_silu(z3));
-#line 587 "templates/gn_nhwc.c.in"
+#line 638 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 592 "templates/gn_nhwc.c.in"
+#line 643 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 594 "templates/gn_nhwc.c.in"
+#line 645 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 601 "templates/gn_nhwc.c.in"
+#line 652 "templates/gn_nhwc.c.in"
   }
-#line 603 "templates/gn_nhwc.c.in"
+#line 654 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 605 "templates/gn_nhwc.c.in"
+#line 656 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

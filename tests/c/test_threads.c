@@ -119,13 +119,17 @@ Test(threads, bitwise_identical_across_thread_counts) {
 /* NCHW shapes for it: rows of whole loop steps in one chunk (8x8-like, and S
  * = 192 with D = 8), chunks that start mid-row and rows that cross chunk
  * ends (S = 4160), rows that are not whole steps (S = 100: the kernel falls
- * back to apply then statistics), and groups over 1 MiB (the estimate's
- * choice there). */
-static const int64_t FUSED_SHAPES[][4] = {{3, 320, 64, 32}, {2, 64, 192, 8}, {1, 16, 4160, 4}, {2, 8, 100, 2}, {1, 4, 147456, 2}};
+ * back to apply then statistics), groups over 1 MiB (the estimate's
+ * choice there), one position per channel, and groups of one chunk and one
+ * more value. */
+static const int64_t FUSED_SHAPES[][4] = {{3, 320, 64, 32}, {2, 64, 192, 8}, {1, 16, 4160, 4}, {2, 8, 100, 2}, {1, 4, 147456, 2},
+                                          {4, 64, 1, 8}, {2, 16, 4097, 4}};
 /* NHWC: the next sample's rows (512-row items, a remainder of rows below the
  * 4-row step), and the fallbacks: over one channel tile, channels not whole
- * vectors. */
-static const int64_t FUSED_SHAPES_NHWC[][4] = {{2, 320, 64, 32}, {3, 64, 37, 8}, {2, 48, 600, 4}, {2, 1280, 16, 32}, {2, 20, 50, 4}};
+ * vectors, items of one row (row_exact: samples of one position, and a
+ * sample's last item of one row merged with a 512-row one). */
+static const int64_t FUSED_SHAPES_NHWC[][4] = {{2, 320, 64, 32}, {3, 64, 37, 8}, {2, 48, 600, 4}, {2, 1280, 16, 32}, {2, 20, 50, 4},
+                                               {4, 320, 1, 32}, {2, 64, 513, 8}};
 _Static_assert(sizeof FUSED_SHAPES == sizeof FUSED_SHAPES_NHWC, "one shape list per layout, same length");
 
 /* y of kernel k on d under split/threads, into a fresh guarded buffer. */

@@ -315,49 +315,6 @@ static void piece_exact(const uint16_t *x, int64_t ld, int64_t np, int64_t w, do
   *m2 = q;
 }
 
-/* Mean and M2 of one row of w channels, two-pass in double, in 8 lanes
- * each. An item of one row (a sample of one position, as rank-2 inputs run)
- * takes this in place of the shifted column sums, whose per-channel shift,
- * sums and per-group passes cost several times the data there (1x65536x1
- * g8, 256x512x1 g32). Clang vector extensions, not the ISA's vf: the lanes
- * are doubles (a scalar ISA build gets them as pairs or scalars, the same
- * bits), and written as 8 scalar chains the loops stayed scalar in kernels
- * with D baked in. */
-typedef float row_f8 __attribute__((vector_size(32)));
-typedef double row_d8 __attribute__((vector_size(64)));
-/* (vectors go by pointer: by value they would change the psABI of the
- * functions in builds without 512-bit vectors) */
-static inline void row_load8(const uint16_t *x, row_d8 *d) {
-  row_f8 f;
-  for (int j = 0; j < 8; ++j) f[j] = gnk_f16_to_f32(x[j]);
-  *d = __builtin_convertvector(f, row_d8);
-}
-static inline double row_sum8(const row_d8 *a) {
-  return (((*a)[0] + (*a)[1]) + ((*a)[2] + (*a)[3])) + (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
-}
-static void row_exact(const uint16_t *x, int64_t w, double *mean, double *m2) {
-  row_d8 a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, v;
-  int64_t c = 0;
-  for (; c + 8 <= w; c += 8) {
-    row_load8(x + c, &v);
-    a += v;
-  }
-  for (; c < w; ++c) a[0] += (double)gnk_f16_to_f32(x[c]);
-  const double m = row_sum8(&a) / (double)w;
-  row_d8 q = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  for (c = 0; c + 8 <= w; c += 8) {
-    row_load8(x + c, &v);
-    v -= m;
-    q += v * v;
-  }
-  for (; c < w; ++c) {
-    const double t = (double)gnk_f16_to_f32(x[c]) - m;
-    q[0] += t * t;
-  }
-  *mean = m;
-  *m2 = row_sum8(&q);
-}
-
 /* Chan's merge of (cnt, mean, m2) into *t (in double). */
 static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
   const double n = t->count + cnt, delta = mean - t->mean;
@@ -366,10 +323,30 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
   t->count = n;
 }
 
-/* Sums of a group's per-channel values (its shift estimate, its f32 channel
- * sums in double) in four interleaved chains: one chain of D dependent adds
- * per group costs ~4 cycles an add, which at 8x8 images (64 rows) rivals the
- * pass over the rows itself. The order is fixed, so every path agrees. */
+/* Lanes of 8 doubles, for the per-group sums in double (sum8_f64,
+ * row_exact): clang vector extensions, not the ISA's vf, whose lanes are
+ * floats (a build without 512-bit vectors gets them as narrower vectors or
+ * scalars, the same bits). Written as 8 scalar chains these loops stayed
+ * scalar in the kernels with D baked in. Vectors go by pointer: by value
+ * they would change the psABI of functions in builds without AVX-512. */
+typedef float row_f8 __attribute__((vector_size(32)));
+typedef double row_d8 __attribute__((vector_size(64)));
+static inline void row_load8(const uint16_t *x, row_d8 *d) {
+  row_f8 f;
+  for (int j = 0; j < 8; ++j) f[j] = gnk_f16_to_f32(x[j]);
+  *d = __builtin_convertvector(f, row_d8);
+}
+/* The lanes' total, lane 0 replaced by a0 (lane 0 plus the tail, summed in
+ * a scalar: element by element into a vector lane costs an insert each). */
+static inline double row_sum8(const row_d8 *a, double a0) {
+  return ((a0 + (*a)[1]) + ((*a)[2] + (*a)[3])) + (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
+}
+
+/* Sums of a group's per-channel values: its shift estimate in four
+ * interleaved f32 chains, its f32 channel sums in double in 8 lanes. One
+ * chain of D dependent adds per group costs ~4 cycles an add, which at 8x8
+ * images (64 rows) rivals the pass over the rows itself. The order is fixed,
+ * so every path agrees. */
 static inline float sum4_f32(const float *v, int64_t n) {
   float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
   int64_t i = 0;
@@ -383,13 +360,47 @@ static inline float sum4_f32(const float *v, int64_t n) {
   return (a0 + a1) + (a2 + a3);
 }
 
-static inline double sum4_f64(const float *v, int64_t n) {
-  double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+static inline double sum8_f64(const float *v, int64_t n) {
+  row_d8 a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) a[j] += (double)v[i + j];
-  for (; i < n; ++i) a[0] += (double)v[i];
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  for (; i + 8 <= n; i += 8) {
+    row_f8 f;
+    memcpy(&f, v + i, sizeof f);
+    a += __builtin_convertvector(f, row_d8);
+  }
+  double a0 = a[0];
+  for (; i < n; ++i) a0 += (double)v[i];
+  return row_sum8(&a, a0);
+}
+
+/* Mean and M2 of one row of w channels, two-pass in double, in 8 lanes
+ * each. An item of one row (a sample of one position, as rank-2 inputs run)
+ * takes this in place of the shifted column sums, whose per-channel shift,
+ * sums and per-group passes cost several times the data there (1x65536x1
+ * g8, 256x512x1 g32). */
+static void row_exact(const uint16_t *x, int64_t w, double *mean, double *m2) {
+  row_d8 a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, v;
+  int64_t c = 0;
+  for (; c + 8 <= w; c += 8) {
+    row_load8(x + c, &v);
+    a += v;
+  }
+  double a0 = a[0];
+  for (; c < w; ++c) a0 += (double)gnk_f16_to_f32(x[c]);
+  const double m = row_sum8(&a, a0) / (double)w;
+  row_d8 q = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (c = 0; c + 8 <= w; c += 8) {
+    row_load8(x + c, &v);
+    v -= m;
+    q += v * v;
+  }
+  double q0 = q[0];
+  for (; c < w; ++c) {
+    const double t = (double)gnk_f16_to_f32(x[c]) - m;
+    q0 += t * t;
+  }
+  *mean = m;
+  *m2 = row_sum8(&q, q0);
 }
 
 /* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
@@ -435,7 +446,7 @@ static void tile_finish(const gnk_kargs *a, int64_t n, int64_t k, const uint16_t
     for (int64_t g = g0; g < g1; ++g) {
       int64_t cs, ce;
       piece_of(g, D, c0, tc, &cs, &ce);
-      const double sm = sum4_f64(ss + (cs - c0), ce - cs), sq = sum4_f64(qq + (cs - c0), ce - cs);
+      const double sm = sum8_f64(ss + (cs - c0), ce - cs), sq = sum8_f64(qq + (cs - c0), ce - cs);
       psum[g - g0] = sm;
       pq[g - g0] = sq;
       again |= cancels(sm, sq, (double)np * (double)(ce - cs));
@@ -499,121 +510,121 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 458 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 484 "templates/gn_nhwc.c.in"
+#line 495 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 489 "templates/gn_nhwc.c.in"
-    const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
-    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 489 "templates/gn_nhwc.c.in"
-    const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
-    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 489 "templates/gn_nhwc.c.in"
-    const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
-    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 489 "templates/gn_nhwc.c.in"
-    const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
-    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 493 "templates/gn_nhwc.c.in"
-    for (int64_t p = 0; p < np; ++p) {
-#line 495 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_sub(v_load_f16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
-#line 495 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_sub(v_load_f16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
-#line 495 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_sub(v_load_f16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
-#line 495 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_sub(v_load_f16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
-#line 498 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 0 * GNK_VL, v_silu(z0));
-#line 498 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 1 * GNK_VL, v_silu(z1));
-#line 498 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 2 * GNK_VL, v_silu(z2));
-#line 498 "templates/gn_nhwc.c.in"
-      v_store_f16(y + p * ld + j + 3 * GNK_VL, v_silu(z3));
 #line 500 "templates/gn_nhwc.c.in"
+    const vf s0 = v_load(sub + j + 0 * GNK_VL);
+#line 502 "templates/gn_nhwc.c.in"
+    const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
+#line 500 "templates/gn_nhwc.c.in"
+    const vf s1 = v_load(sub + j + 1 * GNK_VL);
+#line 502 "templates/gn_nhwc.c.in"
+    const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
+#line 500 "templates/gn_nhwc.c.in"
+    const vf s2 = v_load(sub + j + 2 * GNK_VL);
+#line 502 "templates/gn_nhwc.c.in"
+    const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
+#line 500 "templates/gn_nhwc.c.in"
+    const vf s3 = v_load(sub + j + 3 * GNK_VL);
+#line 502 "templates/gn_nhwc.c.in"
+    const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
+#line 504 "templates/gn_nhwc.c.in"
+    for (int64_t p = 0; p < np; ++p) {
+#line 506 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load_f16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
+#line 506 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load_f16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
+#line 506 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load_f16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
+#line 506 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load_f16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
+#line 509 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 0 * GNK_VL, v_silu(z0));
+#line 509 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 1 * GNK_VL, v_silu(z1));
+#line 509 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 2 * GNK_VL, v_silu(z2));
+#line 509 "templates/gn_nhwc.c.in"
+      v_store_f16(y + p * ld + j + 3 * GNK_VL, v_silu(z3));
+#line 511 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 505 "templates/gn_nhwc.c.in"
+#line 516 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 507 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_f16(x + p * ld + j, w), s), k, h);
       v_store_tail_f16(y + p * ld + j, v_silu(z), w);
     }
   }
-#line 514 "templates/gn_nhwc.c.in"
+#line 525 "templates/gn_nhwc.c.in"
 }
 
-#line 458 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 461 "templates/gn_nhwc.c.in"
+#line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 484 "templates/gn_nhwc.c.in"
+#line 495 "templates/gn_nhwc.c.in"
   (void)pfr; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 491 "templates/gn_nhwc.c.in"
+#line 502 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
+#line 502 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
+#line 502 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 491 "templates/gn_nhwc.c.in"
+#line 502 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 493 "templates/gn_nhwc.c.in"
+#line 504 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 495 "templates/gn_nhwc.c.in"
+#line 506 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_f16(x + p * ld + j + 0 * GNK_VL), k0, h0);
-#line 495 "templates/gn_nhwc.c.in"
+#line 506 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_f16(x + p * ld + j + 1 * GNK_VL), k1, h1);
-#line 495 "templates/gn_nhwc.c.in"
+#line 506 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_f16(x + p * ld + j + 2 * GNK_VL), k2, h2);
-#line 495 "templates/gn_nhwc.c.in"
+#line 506 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_f16(x + p * ld + j + 3 * GNK_VL), k3, h3);
-#line 498 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 0 * GNK_VL, v_silu(z0));
-#line 498 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 1 * GNK_VL, v_silu(z1));
-#line 498 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 2 * GNK_VL, v_silu(z2));
-#line 498 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 3 * GNK_VL, v_silu(z3));
-#line 500 "templates/gn_nhwc.c.in"
+#line 511 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 507 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_f16(x + p * ld + j, w), k, h);
       v_store_tail_f16(y + p * ld + j, v_silu(z), w);
     }
   }
-#line 514 "templates/gn_nhwc.c.in"
+#line 525 "templates/gn_nhwc.c.in"
 }
 
-#line 517 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 1280LL, S = a->s, ld = C * a->nblk;
-#line 525 "templates/gn_nhwc.c.in"
+#line 536 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -621,11 +632,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 539 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 545 "templates/gn_nhwc.c.in"
+#line 556 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -661,109 +672,109 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 582 "templates/gn_nhwc.c.in"
+#line 593 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 619 "templates/gn_nhwc.c.in"
+#line 630 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 626 "templates/gn_nhwc.c.in"
+#line 637 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 633 "templates/gn_nhwc.c.in"
+#line 644 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_silu(z0));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_silu(z1));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_silu(z2));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_silu(z3));
-#line 638 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 645 "templates/gn_nhwc.c.in"
+#line 656 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
         v_store_f16(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 582 "templates/gn_nhwc.c.in"
+#line 593 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 619 "templates/gn_nhwc.c.in"
+#line 630 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 624 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 626 "templates/gn_nhwc.c.in"
+#line 637 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 628 "templates/gn_nhwc.c.in"
+#line 639 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 631 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 633 "templates/gn_nhwc.c.in"
+#line 644 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_silu(z0));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_silu(z1));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_silu(z2));
-#line 636 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_silu(z3));
-#line 638 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 643 "templates/gn_nhwc.c.in"
+#line 654 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 645 "templates/gn_nhwc.c.in"
+#line 656 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_f16(x + p * ld + j), vs), vk, vh);
         v_store_f16(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 652 "templates/gn_nhwc.c.in"
+#line 663 "templates/gn_nhwc.c.in"
   }
-#line 656 "templates/gn_nhwc.c.in"
+#line 667 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

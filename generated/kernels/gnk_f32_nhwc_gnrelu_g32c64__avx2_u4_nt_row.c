@@ -299,22 +299,6 @@ static void shifted_sums(const float *x, int64_t ld, int64_t np, int64_t tc, int
  * shift over 2.6 std from the mean) or the f32 squares overflowed. */
 static inline int cancels(double s, double q, double n) { return q > 3.0e38 || s * s > 0.875 * n * q; }
 
-/* Mean and M2 of w channels (from x, row pitch ld) over np rows, two-pass in double. */
-static void piece_exact(const float *x, int64_t ld, int64_t np, int64_t w, double *mean, double *m2) {
-  double sm = 0.0;
-  for (int64_t p = 0; p < np; ++p)
-    for (int64_t c = 0; c < w; ++c) sm += (double)(float)(x[p * ld + c]);
-  const double m = sm / (double)(np * w);
-  double q = 0.0;
-  for (int64_t p = 0; p < np; ++p)
-    for (int64_t c = 0; c < w; ++c) {
-      const double t = (double)(float)(x[p * ld + c]) - m;
-      q += t * t;
-    }
-  *mean = m;
-  *m2 = q;
-}
-
 /* Chan's merge of (cnt, mean, m2) into *t (in double). */
 static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2) {
   const double n = t->count + cnt, delta = mean - t->mean;
@@ -324,7 +308,7 @@ static inline void merge_into(gnk_partial *t, double cnt, double mean, double m2
 }
 
 /* Lanes of 8 doubles, for the per-group sums in double (sum8_f64,
- * row_exact): clang vector extensions, not the ISA's vf, whose lanes are
+ * piece_exact): clang vector extensions, not the ISA's vf, whose lanes are
  * floats (a build without 512-bit vectors gets them as narrower vectors or
  * scalars, the same bits). Written as 8 scalar chains these loops stayed
  * scalar in the kernels with D baked in. Vectors go by pointer: by value
@@ -373,34 +357,43 @@ static inline double sum8_f64(const float *v, int64_t n) {
   return row_sum8(&a, a0);
 }
 
-/* Mean and M2 of one row of w channels, two-pass in double, in 8 lanes
- * each. An item of one row (a sample of one position, as rank-2 inputs run)
- * takes this in place of the shifted column sums, whose per-channel shift,
- * sums and per-group passes cost several times the data there (1x65536x1
- * g8, 256x512x1 g32). */
-static void row_exact(const float *x, int64_t w, double *mean, double *m2) {
+/* Mean and M2 of w channels (from x, row pitch ld) over np rows, two-pass
+ * in double, in 8 lanes each (each row's channels past its last whole 8
+ * summed in a scalar beside them). A group whose shifted sums still cancel
+ * is redone with it (tile_finish), and an item of one row (a sample of one
+ * position, as rank-2 inputs run) takes it in place of the shifted column
+ * sums, whose per-channel shift, sums and per-group passes cost several
+ * times the data there (1x65536x1 g8, 256x512x1 g32). */
+static void piece_exact(const float *x, int64_t ld, int64_t np, int64_t w, double *mean, double *m2) {
   row_d8 a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, v;
-  int64_t c = 0;
-  for (; c + 8 <= w; c += 8) {
-    row_load8(x + c, &v);
-    a += v;
+  double a0 = 0.0;
+  for (int64_t p = 0; p < np; ++p) {
+    const float *r = x + p * ld;
+    int64_t c = 0;
+    for (; c + 8 <= w; c += 8) {
+      row_load8(r + c, &v);
+      a += v;
+    }
+    for (; c < w; ++c) a0 += (double)(float)(r[c]);
   }
-  double a0 = a[0];
-  for (; c < w; ++c) a0 += (double)(float)(x[c]);
-  const double m = row_sum8(&a, a0) / (double)w;
+  const double m = row_sum8(&a, a[0] + a0) / ((double)np * (double)w);
   row_d8 q = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  for (c = 0; c + 8 <= w; c += 8) {
-    row_load8(x + c, &v);
-    v -= m;
-    q += v * v;
-  }
-  double q0 = q[0];
-  for (; c < w; ++c) {
-    const double t = (double)(float)(x[c]) - m;
-    q0 += t * t;
+  double q0 = 0.0;
+  for (int64_t p = 0; p < np; ++p) {
+    const float *r = x + p * ld;
+    int64_t c = 0;
+    for (; c + 8 <= w; c += 8) {
+      row_load8(r + c, &v);
+      v -= m;
+      q += v * v;
+    }
+    for (; c < w; ++c) {
+      const double t = (double)(float)(r[c]) - m;
+      q0 += t * t;
+    }
   }
   *mean = m;
-  *m2 = row_sum8(&q, q0);
+  *m2 = row_sum8(&q, q[0] + q0);
 }
 
 /* The channels [*cs, *ce) of group g (D channels each) inside the tile [c0, c0 + tc). */
@@ -489,10 +482,10 @@ static void stats_item(const gnk_kargs *a, int64_t it) {
   const int64_t n = it / a->nchunk, k = it % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   const float *xs = (const float *)a->x + unit_row(a, n, p0);
-  if (np == 1) { /* one row: each group's D channels directly (row_exact) */
+  if (np == 1) { /* one row: each group's D channels directly (piece_exact) */
     for (int64_t g = 0; g < G; ++g) {
       gnk_partial *t = &a->part[(n * G + g) * a->nchunk + k];
-      row_exact(xs + g * D, D, &t->mean, &t->m2);
+      piece_exact(xs + g * D, ld, 1, D, &t->mean, &t->m2);
       t->count = (double)D;
     }
     return;
@@ -510,33 +503,33 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 469 "templates/gn_nhwc.c.in"
+#line 462 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
+#line 468 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_relu(z0));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_relu(z1));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_relu(z2));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_relu(z3));
-#line 487 "templates/gn_nhwc.c.in"
+#line 480 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -544,38 +537,38 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 525 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
 }
 
-#line 469 "templates/gn_nhwc.c.in"
+#line 462 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 472 "templates/gn_nhwc.c.in"
+#line 465 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
+#line 468 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, v_relu(z0));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, v_relu(z1));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, v_relu(z2));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, v_relu(z3));
-#line 487 "templates/gn_nhwc.c.in"
+#line 480 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -583,36 +576,36 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 525 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
 }
 
-#line 469 "templates/gn_nhwc.c.in"
+#line 462 "templates/gn_nhwc.c.in"
 static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
+#line 468 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, v_relu(z0));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, v_relu(z1));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, v_relu(z2));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, v_relu(z3));
-#line 487 "templates/gn_nhwc.c.in"
+#line 480 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -620,38 +613,38 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 525 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
 }
 
-#line 469 "templates/gn_nhwc.c.in"
+#line 462 "templates/gn_nhwc.c.in"
 static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, const float *sub,
                   const float *scale, const float *shift) {
-#line 472 "templates/gn_nhwc.c.in"
+#line 465 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
+#line 468 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
       if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, v_relu(z0));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, v_relu(z1));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, v_relu(z2));
-#line 485 "templates/gn_nhwc.c.in"
+#line 478 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, v_relu(z3));
-#line 487 "templates/gn_nhwc.c.in"
+#line 480 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -659,18 +652,18 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
       v_store_tail(y + j, v_relu(z), w);
     }
   }
-#line 525 "templates/gn_nhwc.c.in"
+#line 518 "templates/gn_nhwc.c.in"
 }
 
-#line 528 "templates/gn_nhwc.c.in"
+#line 521 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 64LL, S = a->s, ld = C * a->nblk;
-#line 534 "templates/gn_nhwc.c.in"
+#line 527 "templates/gn_nhwc.c.in"
   const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
-#line 536 "templates/gn_nhwc.c.in"
+#line 529 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -678,19 +671,19 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 544 "templates/gn_nhwc.c.in"
+#line 537 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
       continue;
     }
-#line 550 "templates/gn_nhwc.c.in"
+#line 543 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, sub, scale, shift);
   }
-#line 554 "templates/gn_nhwc.c.in"
+#line 547 "templates/gn_nhwc.c.in"
   if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
-#line 556 "templates/gn_nhwc.c.in"
+#line 549 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -701,7 +694,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
  * The sums are acc_rows'/acc_row's (same order per column) and y is apply's
  * (element by element the same operations), so the bits do not depend on
  * which path ran. One channel tile of whole vectors, y aligned for the streaming stores,
- * items of more than one row (row_exact sums one-row items); otherwise the
+ * items of more than one row (piece_exact sums one-row items); otherwise the
  * two phases run one after the other. */
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 64LL, G = 32LL, D = C / G, S = a->s, ld = C * a->nblk;
@@ -726,9 +719,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 593 "templates/gn_nhwc.c.in"
+#line 586 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 595 "templates/gn_nhwc.c.in"
+#line 588 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -741,117 +734,117 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 610 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 619 "templates/gn_nhwc.c.in"
+#line 612 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_relu(z00));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_relu(z01));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_relu(z02));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_relu(z03));
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_load(x + (p + 4) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_load(x + (p + 5) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_load(x + (p + 6) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_load(x + (p + 7) * ld + j), vk, vh);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 619 "templates/gn_nhwc.c.in"
+#line 612 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, v_relu(z10));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, v_relu(z11));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, v_relu(z12));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, v_relu(z13));
-#line 625 "templates/gn_nhwc.c.in"
+#line 618 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 630 "templates/gn_nhwc.c.in"
+#line 623 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 637 "templates/gn_nhwc.c.in"
+#line 630 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 644 "templates/gn_nhwc.c.in"
+#line 637 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_relu(z0));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_relu(z1));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_relu(z2));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_relu(z3));
-#line 649 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 656 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 593 "templates/gn_nhwc.c.in"
+#line 586 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 595 "templates/gn_nhwc.c.in"
+#line 588 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -864,125 +857,125 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 608 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 610 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 619 "templates/gn_nhwc.c.in"
+#line 612 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_relu(z00));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_relu(z01));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_relu(z02));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_relu(z03));
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_sub(v_load(x + (p + 4) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_sub(v_load(x + (p + 5) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_sub(v_load(x + (p + 6) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 607 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_sub(v_load(x + (p + 7) * ld + j), vs), vk, vh);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 617 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 619 "templates/gn_nhwc.c.in"
+#line 612 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, v_relu(z10));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, v_relu(z11));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, v_relu(z12));
-#line 622 "templates/gn_nhwc.c.in"
+#line 615 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, v_relu(z13));
-#line 625 "templates/gn_nhwc.c.in"
+#line 618 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 630 "templates/gn_nhwc.c.in"
+#line 623 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 635 "templates/gn_nhwc.c.in"
+#line 628 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 637 "templates/gn_nhwc.c.in"
+#line 630 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 632 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 642 "templates/gn_nhwc.c.in"
+#line 635 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 644 "templates/gn_nhwc.c.in"
+#line 637 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, v_relu(z0));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, v_relu(z1));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, v_relu(z2));
-#line 647 "templates/gn_nhwc.c.in"
+#line 640 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, v_relu(z3));
-#line 649 "templates/gn_nhwc.c.in"
+#line 642 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 654 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 656 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 663 "templates/gn_nhwc.c.in"
+#line 656 "templates/gn_nhwc.c.in"
   }
-#line 665 "templates/gn_nhwc.c.in"
+#line 658 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 667 "templates/gn_nhwc.c.in"
+#line 660 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

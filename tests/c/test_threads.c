@@ -126,7 +126,7 @@ static const int64_t FUSED_SHAPES[][4] = {{3, 320, 64, 32}, {2, 64, 192, 8}, {1,
                                           {4, 64, 1, 8}, {2, 16, 4097, 4}};
 /* NHWC: the next sample's rows (512-row items, a remainder of rows below the
  * 4-row step), and the fallbacks: over one channel tile, channels not whole
- * vectors, items of one row (row_exact: samples of one position, and a
+ * vectors, items of one row (piece_exact: samples of one position, and a
  * sample's last item of one row merged with a 512-row one). */
 static const int64_t FUSED_SHAPES_NHWC[][4] = {{2, 320, 64, 32}, {3, 64, 37, 8}, {2, 48, 600, 4}, {2, 1280, 16, 32}, {2, 20, 50, 4},
                                                {4, 320, 1, 32}, {2, 64, 513, 8}};

@@ -23,6 +23,14 @@ static int verbose, default_threads = 1;
  * the *_div kernels 16% faster per 16 floats); GNK_SILU=div|rcp overrides. */
 static int silu_div;
 static const char *silu_source = "cpu";
+/* Where the channels-last apply's row prefetch (gnk_kargs.pf_rows) goes
+ * (gnk_cpu_apply_pf_l1): L1 on Intel cores, L2 elsewhere;
+ * GNK_APPLY_PREFETCH=l1|l2 overrides. Measured in one process, the same
+ * kernel both ways (bench/kernel_ab.sh, GN+SiLU, streaming tensors): on the
+ * Intel VM (family 6 model 207) L1 takes 0.81-0.99 of L2's time on 32-128 MiB
+ * tensors; on the Zen 4 VM L1 was 25-30% slower and L2 as fast as none. */
+static int apply_pf_l1;
+static const char *apply_pf_source = "cpu";
 /* Cache sizes in bytes: L2 of one core and the last-level cache (see
  * detect_caches); where they came from, for GNK_VERBOSE. */
 static size_t cache_l2, cache_l3;
@@ -63,6 +71,7 @@ static void detect(void) {
   if (native_isa == GNK_ISA_AVX2 && avx512f && avx512bw && avx512vl && avx512dq && zmm_ok) native_isa = GNK_ISA_AVX512;
   if (native_isa == GNK_ISA_AVX512 && avx512bf16) native_isa = GNK_ISA_AVX512_BF16;
   silu_div = strcmp(vendor, "AuthenticAMD") == 0;
+  apply_pf_l1 = strcmp(vendor, "GenuineIntel") == 0;
   snprintf(signature, sizeof signature, "%s family=%u model=%u isa=%s%s", vendor, family, model,
            gnk_isa_name(native_isa), f16c ? "+f16c" : "");
 }
@@ -217,6 +226,11 @@ static void init(void) {
     if (!strcmp(sf, "div") || !strcmp(sf, "rcp")) silu_div = sf[0] == 'd', silu_source = "environment";
     else fprintf(stderr, "gnk: GNK_SILU=%s not understood (div, rcp); ignored\n", sf);
   }
+  const char *pf = getenv("GNK_APPLY_PREFETCH");
+  if (pf && *pf) {
+    if (!strcmp(pf, "l1") || !strcmp(pf, "l2")) apply_pf_l1 = pf[1] == '1', apply_pf_source = "environment";
+    else fprintf(stderr, "gnk: GNK_APPLY_PREFETCH=%s not understood (l1, l2); ignored\n", pf);
+  }
   const char *t = getenv("GNK_NUM_THREADS");
   if (t && *t) {
     char *end;
@@ -227,9 +241,9 @@ static void init(void) {
   if (verbose)
     fprintf(stderr,
             "gnk: version %s, cpu: %s, using isa %s, default threads %d, L2 %zu KiB, L3 %zu KiB (%s), "
-            "estimated SiLU %s (%s)\n",
+            "estimated SiLU %s (%s), channels-last apply prefetch %s (%s)\n",
             GNK_VERSION_STRING, signature, gnk_isa_name(capped_isa), default_threads, cache_l2 >> 10, cache_l3 >> 10,
-            cache_source, silu_div ? "div" : "rcp", silu_source);
+            cache_source, silu_div ? "div" : "rcp", silu_source, apply_pf_l1 ? "l1" : "l2", apply_pf_source);
 }
 
 gnk_isa gnk_cpu_native_isa(void) { pthread_once(&once, init); return native_isa; }
@@ -238,6 +252,12 @@ const char *gnk_cpu_signature(void) { pthread_once(&once, init); return signatur
 int gnk_verbose(void) { pthread_once(&once, init); return verbose; }
 int gnk_default_threads(void) { pthread_once(&once, init); return default_threads; }
 int gnk_cpu_silu_div(void) { pthread_once(&once, init); return silu_div; }
+int gnk_cpu_apply_pf_l1(void) { pthread_once(&once, init); return apply_pf_l1; }
+
+void gnk_cpu_set_apply_pf_l1(int l1) {
+  pthread_once(&once, init);
+  apply_pf_l1 = l1 != 0;
+}
 
 size_t gnk_cpu_cache_bytes(int level) {
   pthread_once(&once, init);

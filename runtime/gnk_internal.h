@@ -21,6 +21,11 @@ int gnk_default_threads(void);          /* GNK_NUM_THREADS, else 1 */
 /* 1 when estimate mode takes the SiLU-by-division kernels (*_div): AMD
  * cores, or GNK_SILU=div; measure mode times both forms wherever they exist. */
 int gnk_cpu_silu_div(void);
+/* 1 when the channels-last apply prefetches its rows into L1 rather than L2
+ * (gnk_kargs.pf_l1): Intel cores, or GNK_APPLY_PREFETCH=l1. Speed only. */
+int gnk_cpu_apply_pf_l1(void);
+/* For tests: replace that choice. Not synchronized with executes on other threads. */
+void gnk_cpu_set_apply_pf_l1(int l1);
 /* For tests and research tools: replace the detected cache sizes (0 keeps
  * one; see gnk_cpu_cache_bytes). Not synchronized with planning on other threads. */
 void gnk_cpu_set_caches(size_t l2, size_t l3);
@@ -124,6 +129,7 @@ static inline gnk_kargs gnk_kargs_f32_whole_rows(gnk_layout layout, const float 
   gnk_chunking(layout, layout == GNK_LAYOUT_NCHW ? C / G * S : S, &a);
   a.prefetch_next = gnk_prefetch_kind(layout, (size_t)(C / G * S) * sizeof(float), bytes);
   if (layout == GNK_LAYOUT_NHWC) a.pf_rows = gnk_nhwc_pf_rows(bytes, (size_t)C * sizeof(float));
+  a.pf_l1 = gnk_cpu_apply_pf_l1();
   return a;
 }
 

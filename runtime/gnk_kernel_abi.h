@@ -71,6 +71,9 @@ typedef struct gnk_kargs {
    * VM, the apply ~25% slower (GN+SiLU on 32-128 MiB), while on tensors the
    * last-level cache holds the extra instructions cost up to 3%. */
   int64_t pf_rows;
+  /* The apply's row prefetch goes into L1 (nonzero) rather than L2: faster on
+   * the Intel VM, slower on Zen 4 (gnk_cpu_apply_pf_l1). No effect on values. */
+  int pf_l1;
 } gnk_kargs;
 
 typedef void (*gnk_phase_fn)(const gnk_kargs *a, int64_t item0, int64_t item1);

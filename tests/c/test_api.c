@@ -757,3 +757,22 @@ Test(api, silu_form_from_environment_rcp) {
   setenv("GNK_SILU", "rcp", 1);
   expect_silu_form(0, "GNK_SILU=rcp");
 }
+
+/* Where the channels-last apply's row prefetch goes (gnk_cpu_apply_pf_l1):
+ * L1 on Intel cores, L2 elsewhere; GNK_APPLY_PREFETCH=l1|l2 overrides, read
+ * once at the library's first use in this test's own process. Speed only:
+ * threads::streamed_nhwc_prefetch_all_splits checks both give the same bits. */
+Test(api, apply_prefetch_default_by_vendor) {
+  unsetenv("GNK_APPLY_PREFETCH");
+  cr_expect_eq(gnk_cpu_apply_pf_l1(), strstr(gnk_cpu_signature(), "GenuineIntel") != NULL, "%s", gnk_cpu_signature());
+}
+
+Test(api, apply_prefetch_from_environment_l1) {
+  setenv("GNK_APPLY_PREFETCH", "l1", 1);
+  cr_expect_eq(gnk_cpu_apply_pf_l1(), 1);
+}
+
+Test(api, apply_prefetch_from_environment_l2) {
+  setenv("GNK_APPLY_PREFETCH", "l2", 1);
+  cr_expect_eq(gnk_cpu_apply_pf_l1(), 0);
+}

@@ -274,7 +274,8 @@ Test(threads, streamed_nhwc_prefetch_path, .timeout = 240) {
  * 64 KiB, gnk_stream_bytes() is 32 KiB, so these tensors "stream" and the
  * NHWC statistics (stats and the fused loop) and apply prefetch rows ahead
  * (pf_rows 16 rows at 128 channels, 4 at 512, 10 at 200). Prefetches change
- * no value: every split and thread count must give the bits of the units
+ * no value: every split and thread count, with the apply's prefetch into L1
+ * and into L2 (gnk_kargs.pf_l1) in turn, must give the bits of the units
  * split on one thread, which match the reference. 700 rows: two row chunks,
  * the second shorter than the prefetch distance at its end. */
 Test(threads, streamed_nhwc_prefetch_all_splits, .timeout = 240) {
@@ -302,13 +303,15 @@ Test(threads, streamed_nhwc_prefetch_all_splits, .timeout = 240) {
       char msg[512];
       cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
       for (int sp = 0; sp < GNK_SPLIT_COUNT; ++sp)
-        for (int t = 1; t <= 3; t += 2) {
-          tbuf y = run_split(k, &d, &x, gamma, beta, (gnk_split)sp, t, 0);
-          cr_assert(!memcmp(units.v, y.v, (size_t)total * dtype_size(d.dtype)),
-                    "%s %s streamed: split %s on %d thread(s) changed bits", k->info.name, desc_str(&d),
-                    gnk_split_name((gnk_split)sp), t);
-          tbuf_free(&y);
-        }
+        for (int t = 1; t <= 3; t += 2)
+          for (int l1 = 0; l1 < 2; ++l1) {
+            gnk_cpu_set_apply_pf_l1(l1);
+            tbuf y = run_split(k, &d, &x, gamma, beta, (gnk_split)sp, t, 0);
+            cr_assert(!memcmp(units.v, y.v, (size_t)total * dtype_size(d.dtype)),
+                      "%s %s streamed: split %s on %d thread(s), apply prefetch into L%d, changed bits", k->info.name,
+                      desc_str(&d), gnk_split_name((gnk_split)sp), t, l1 ? 1 : 2);
+            tbuf_free(&y);
+          }
       tbuf_free(&units);
       tbuf_free(&x);
       free(gamma);

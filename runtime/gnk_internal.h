@@ -19,7 +19,8 @@ const char *gnk_cpu_signature(void);    /* vendor, model and ISA features, one l
 int gnk_verbose(void);                  /* GNK_VERBOSE */
 int gnk_default_threads(void);          /* GNK_NUM_THREADS, else 1 */
 /* 1 when estimate mode takes the SiLU-by-division kernels (*_div): AMD
- * cores, or GNK_SILU=div; measure mode times both forms wherever they exist. */
+ * cores and Intel Sapphire / Emerald Rapids (see cpu.c), or GNK_SILU=div;
+ * measure mode times both forms wherever they exist. */
 int gnk_cpu_silu_div(void);
 /* 1 when the channels-last apply prefetches its rows into L1 rather than L2
  * (gnk_kargs.pf_l1): Intel cores, or GNK_APPLY_PREFETCH=l1. Speed only. */

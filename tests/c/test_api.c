@@ -719,7 +719,8 @@ Test(api, cache_sizes_from_environment) {
 }
 
 /* The SiLU form estimate mode takes (gnk_cpu_silu_div): the *_div kernels
- * (z / (1 + 2^t) by vdivps) on AMD cores, the rcp14 + Newton ones elsewhere;
+ * (z / (1 + 2^t) by vdivps) on AMD cores and Intel Sapphire / Emerald Rapids
+ * (family 6, models 143 and 207), the rcp14 + Newton ones elsewhere;
  * GNK_SILU=div|rcp overrides, read once at the library's first use in this
  * test's own process. Measure mode times both forms. */
 static void expect_silu_form(int want_div, const char *why) {
@@ -745,7 +746,11 @@ static void expect_silu_form(int want_div, const char *why) {
 
 Test(api, silu_form_default_by_vendor) {
   unsetenv("GNK_SILU");
-  expect_silu_form(strstr(gnk_cpu_signature(), "AuthenticAMD") != NULL, "default: AMD cores divide");
+  const char *sig = gnk_cpu_signature();
+  const int amd = strstr(sig, "AuthenticAMD") != NULL,
+            rapids = strstr(sig, "GenuineIntel family=6 model=143 ") != NULL ||
+                     strstr(sig, "GenuineIntel family=6 model=207 ") != NULL;
+  expect_silu_form(amd || rapids, "default: AMD cores and Intel Sapphire / Emerald Rapids divide");
 }
 
 Test(api, silu_form_from_environment_div) {

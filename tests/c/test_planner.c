@@ -5,7 +5,7 @@
  *  - a burst of load that covers the next six runs once the fastest
  *    candidate starts (as long as timing that candidate alone used to take)
  *    must not make measure mode pick a slower one;
- *  - a candidate 3x slower than the best known gets no second run, and no
+ *  - a candidate 10x slower than the best known gets no second run, and no
  *    candidate gets more than six;
  *  - without noise the fastest candidate wins wherever it sits in the list.
  */
@@ -141,6 +141,26 @@ Test(planner, runs_per_candidate_are_bounded) {
                   seen[i]->info.name, seen_runs[i]);
   }
   cr_assert_eq(seen_runs[n - 1], 1, "the 10x slower %s ran %d times", seen[n - 1]->info.name, seen_runs[n - 1]);
+}
+
+/* The scalar generic kernel is timed only where no vector kernel can run the
+ * problem (planner.c drop_scalar): beside one it never wins, and its one run
+ * cost a fifth of a large problem's tuning. On a CPU without vector kernels
+ * (or GNK_MAX_ISA=scalar) it is the only candidate and is timed. */
+Test(planner, the_scalar_kernel_is_timed_only_without_a_vector_one) {
+  setup(-1, 0, -1);
+  gnk_desc d = problem();
+  const char *got = measured_kernel(&d);
+  cr_assert_gt(nseen, 0, "nothing was timed");
+  int scalar = 0;
+  for (int i = 0; i < nseen; ++i) scalar += seen[i]->info.isa == GNK_ISA_SCALAR;
+  if (gnk_cpu_isa() > GNK_ISA_SCALAR) {
+    cr_assert_eq(scalar, 0, "%d scalar kernel(s) timed beside %d vector one(s) on %s", scalar, nseen - scalar,
+                 gnk_isa_name(gnk_cpu_isa()));
+    cr_assert_neq(gnk_registry_get(gnk_registry_find(got))->info.isa, GNK_ISA_SCALAR, "picked %s", got);
+  } else {
+    cr_assert_eq(scalar, nseen, "a vector kernel was timed on a scalar-only CPU");
+  }
 }
 
 /* Where x and y together exceed the last-level cache, measure mode times only

@@ -33,7 +33,7 @@ static const char *silu_source = "cpu";
  * (gnk_cpu_apply_pf_l1): L1 on Intel cores, L2 elsewhere;
  * GNK_APPLY_PREFETCH=l1|l2 overrides. Measured in one process, the same
  * kernel both ways (bench/kernel_ab.sh, GN+SiLU, streaming tensors): on the
- * Intel VM (family 6 model 207) L1 takes 0.81-0.99 of L2's time on 32-128 MiB
+ * Intel VM (family 6 model 207) L1 takes 0.81-1.00 of L2's time on 32-128 MiB
  * tensors; on the Zen 4 VM L1 was 25-30% slower and L2 as fast as none. */
 static int apply_pf_l1;
 static const char *apply_pf_source = "cpu";

@@ -328,8 +328,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     a->nblk = C / a->c;
     r.units = N * a->nblk;
     r.unit_groups = a->groups;
-    a->pf_rows = gnk_nhwc_pf_rows((size_t)total * gnk_dtype_size(d->dtype), (size_t)a->c * gnk_dtype_size(d->dtype));
-    a->pf_l1 = gnk_cpu_apply_pf_l1();
+    gnk_nhwc_set_prefetch(a, (size_t)total * gnk_dtype_size(d->dtype), (size_t)a->c * gnk_dtype_size(d->dtype));
   }
   r.unit_items = a->nchunk; /* NCHW: chunks of a group; NHWC: of a sample (block) */
   r.items = r.units * r.unit_items;

@@ -87,6 +87,13 @@ static inline int64_t gnk_nhwc_pf_rows(size_t tensor_bytes, size_t row_bytes) {
   return tensor_bytes > gnk_stream_bytes() ? (int64_t)((GNK_PF_BYTES + row_bytes - 1) / row_bytes) : 0;
 }
 
+/* The channels-last prefetch of a's kernel call, the executor's rule (one
+ * place for gnk_run and the research tools): distance and target. */
+static inline void gnk_nhwc_set_prefetch(gnk_kargs *a, size_t tensor_bytes, size_t row_bytes) {
+  a->pf_rows = gnk_nhwc_pf_rows(tensor_bytes, row_bytes);
+  a->pf_l1 = gnk_cpu_apply_pf_l1();
+}
+
 /* The apply's prefetch of the next NCHW group (gnk_kargs.prefetch_next) when
  * units run one after another, from the group's and the tensor's bytes. */
 static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_t tensor_bytes) {
@@ -129,8 +136,7 @@ static inline gnk_kargs gnk_kargs_f32_whole_rows(gnk_layout layout, const float 
   a.nblk = 1;
   gnk_chunking(layout, layout == GNK_LAYOUT_NCHW ? C / G * S : S, &a);
   a.prefetch_next = gnk_prefetch_kind(layout, (size_t)(C / G * S) * sizeof(float), bytes);
-  if (layout == GNK_LAYOUT_NHWC) a.pf_rows = gnk_nhwc_pf_rows(bytes, (size_t)C * sizeof(float));
-  a.pf_l1 = gnk_cpu_apply_pf_l1();
+  if (layout == GNK_LAYOUT_NHWC) gnk_nhwc_set_prefetch(&a, bytes, (size_t)C * sizeof(float));
   return a;
 }
 

@@ -347,7 +347,7 @@ static gnk_status measure(const gnk_desc *whole, const gnk_desc *d, const gnk_pl
   }
   /* The scalar generic kernel is timed only where no vector kernel can run
    * the problem: beside one it never wins (3-12x slower), and its one run,
-   * which the 3x cut (hopeless) cannot spare it, took a fifth of the tuning
+   * which the 2x cut (hopeless) cannot spare it, took a fifth of the tuning
    * time of the VAE decoder's large problems (Intel VM, 1x512x256x256
    * channels-last GN+SiLU: 314 of 1354 ms in 25 runs). */
   n = drop_scalar(c, n);

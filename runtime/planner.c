@@ -230,15 +230,19 @@ static int fastest(const timing *c, int n) {
   return win;
 }
 
-/* Drops the scalar kernels from c[0..n) where any other remains; the new n. */
-static int drop_scalar(timing *c, int n) {
-  int vector = 0, keep = 0;
-  for (int j = 0; j < n; ++j) vector += gnk_registry_get(c[j].kernel)->info.isa != GNK_ISA_SCALAR;
-  if (vector == 0) return n;
+/* Keeps the candidates of c[0..n) whose kernel passes `keep`, where any does
+ * (else all); the new n. */
+static int keep_if_any(timing *c, int n, int (*keep)(const gnk_kernel_info *)) {
+  int any = 0;
+  for (int j = 0; j < n && !any; ++j) any = keep(&gnk_registry_get(c[j].kernel)->info);
+  if (!any) return n;
+  int kept = 0;
   for (int j = 0; j < n; ++j)
-    if (gnk_registry_get(c[j].kernel)->info.isa != GNK_ISA_SCALAR) c[keep++] = c[j];
-  return keep;
+    if (keep(&gnk_registry_get(c[j].kernel)->info)) c[kept++] = c[j];
+  return kept;
 }
+
+static int is_vector(const gnk_kernel_info *k) { return k->isa != GNK_ISA_SCALAR; }
 
 static int hopeless(const timing *t, double best) { return t->runs > 0 && t->t > HOPELESS * best; }
 
@@ -350,7 +354,7 @@ static gnk_status measure(const gnk_desc *whole, const gnk_desc *d, const gnk_pl
    * which the 2x cut (hopeless) cannot spare it, took a fifth of the tuning
    * time of the VAE decoder's large problems (Intel VM, 1x512x256x256
    * channels-last GN+SiLU: 314 of 1354 ms in 25 runs). */
-  n = drop_scalar(c, n);
+  n = keep_if_any(c, n, is_vector);
   /* Beyond the last-level cache only streaming-store candidates are timed
    * (where the problem has any): the others are slower there by the memory
    * traffic itself (tensor_beyond_l3), yet these are the problems of 20-50 ms
@@ -359,16 +363,7 @@ static gnk_status measure(const gnk_desc *whole, const gnk_desc *d, const gnk_pl
    * 8520088: the generic kernel for 1x128x512x512 GN+SiLU, 1.34x the
    * streaming-store kernel's median when the two alternate, 26.7 against
    * 20.0 ms). It also spares their tuning time. */
-  if (tensor_beyond_l3(whole)) {
-    int keep = 0;
-    for (int j = 0; j < n; ++j) keep += streams_y(&gnk_registry_get(c[j].kernel)->info);
-    if (keep > 0) {
-      keep = 0;
-      for (int j = 0; j < n; ++j)
-        if (streams_y(&gnk_registry_get(c[j].kernel)->info)) c[keep++] = c[j];
-      n = keep;
-    }
-  }
+  if (tensor_beyond_l3(whole)) n = keep_if_any(c, n, streams_y);
   const int win = n > 0 ? sweeps(d, o, threads, c, n, x, y, gamma, beta) : -1;
   out->kernel = -1;
   out->ns = 1e300;

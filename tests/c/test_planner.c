@@ -144,7 +144,7 @@ Test(planner, runs_per_candidate_are_bounded) {
 }
 
 /* The scalar generic kernel is timed only where no vector kernel can run the
- * problem (planner.c drop_scalar): beside one it never wins, and its one run
+ * problem (planner.c keep_if_any(..., is_vector)): beside one it never wins, and its one run
  * cost a fifth of a large problem's tuning. On a CPU without vector kernels
  * (or GNK_MAX_ISA=scalar) it is the only candidate and is timed. */
 Test(planner, the_scalar_kernel_is_timed_only_without_a_vector_one) {

@@ -14,7 +14,7 @@ return {
     cflags = "", unrolls = {}, generic_unroll = 4, dtypes = { "f32", "f16", "bf16" }, arch = "any" },
   { name = "avx2", enum = "GNK_ISA_AVX2", header = "gnk_vec_avx2.h",
     cflags = "-mavx2 -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4, dtypes = { "f32", "f16", "bf16" },
-    arch = "x86" },
+    arch = "x86", silu_div = true },
   { name = "avx512", enum = "GNK_ISA_AVX512", header = "gnk_vec_avx512.h",
     cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c", unrolls = { 2, 4 }, generic_unroll = 4,
     dtypes = { "f32", "f16", "bf16" }, arch = "x86", silu_div = true },

@@ -44,33 +44,52 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nchw_gn_g32c2048__avx2_u4_nt.c \
   generated/kernels/gnk_f32_nchw_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f32_nchw_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx2_u4_nt.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx2_u4_nt_div.c \
   generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_f32_nchw_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_f32_nchw_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c64__avx2_u2.c \
   generated/kernels/gnk_f32_nchw_gnrelu_g32c64__avx2_u4_nt.c \
@@ -114,45 +133,85 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gn_g32c2048__avx2_u4_row.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g1c80__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c80__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g2c160__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c64__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c80__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c160__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g4c240__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c80__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c160__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c240__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g8c480__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g16c160__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c128__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c256__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c320__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c512__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c640__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c960__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1280__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c1920__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_nt_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_nt_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_row.c \
+  generated/kernels/gnk_f32_nhwc_gnsilu_g32c2560__avx2_u4_row_div.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g16c64__avx2_u4_nt_row.c \
   generated/kernels/gnk_f32_nhwc_gnrelu_g32c64__avx2_u4_nt_row.c \
@@ -176,15 +235,25 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f16_nchw_gn_g32c1280__avx2_u4.c \
   generated/kernels/gnk_f16_nchw_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f16_nchw_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_f16_nchw_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_f16_nchw_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_f16_nchw_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_f16_nchw_gnrelu_g32c128__avx2_u4.c \
@@ -199,15 +268,25 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_f16_nhwc_gn_g32c1280__avx2_u4.c \
   generated/kernels/gnk_f16_nhwc_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_f16_nhwc_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_f16_nhwc_gnrelu_g32c128__avx2_u4.c \
@@ -222,15 +301,25 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_bf16_nchw_gn_g32c1280__avx2_u4.c \
   generated/kernels/gnk_bf16_nchw_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_bf16_nchw_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_bf16_nchw_gnrelu_g32c128__avx2_u4.c \
@@ -245,15 +334,25 @@ GNK_KERNELS_AVX2 := \
   generated/kernels/gnk_bf16_nhwc_gn_g32c1280__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gn_g32c2048__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_generic__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c128__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c256__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c320__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c512__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c640__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c960__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1280__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c1920__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx2_u4.c \
+  generated/kernels/gnk_bf16_nhwc_gnsilu_g32c2560__avx2_u4_div.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_generic__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c64__avx2_u4.c \
   generated/kernels/gnk_bf16_nhwc_gnrelu_g32c128__avx2_u4.c \

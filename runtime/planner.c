@@ -153,7 +153,11 @@ static int estimate_kernel(const gnk_desc *d) {
     if (!block_candidate(i, d) || k->isa != gnk_registry_get(best)->info.isa ||
         (size_t)(k->channels * d->spatial) * gnk_dtype_size(d->dtype) > ESTIMATE_BLOCK_BYTES)
       continue;
-    if (blocked < 0 || k->channels > gnk_registry_get(blocked)->info.channels) blocked = i;
+    const gnk_kernel_info *b = blocked >= 0 ? &gnk_registry_get(blocked)->info : NULL;
+    /* The widest block; between two of one width (the SiLU forms) the better rank. */
+    if (!b || k->channels > b->channels ||
+        (k->channels == b->channels && estimate_rank(k, big) > estimate_rank(b, big)))
+      blocked = i;
   }
   return blocked >= 0 ? blocked : best;
 }

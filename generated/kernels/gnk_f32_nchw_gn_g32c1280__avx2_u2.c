@@ -3,7 +3,7 @@
  *   Template:  templates/gn_nchw.c.in
  *   Arguments: dtype=f32 layout=nchw act=none groups=32 channels=1280 isa=avx2 unroll=2 store=st order=blk
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 25 "templates/gn_nchw.c.in"
+#line 30 "templates/gn_nchw.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx2.h"
 #include "gnk_half.h"
@@ -36,11 +36,11 @@ static void stats_exact(const float *p, int64_t len, gnk_partial *out) {
 static void shifted_sums(const float *p, int64_t len, float k, double *s, double *sq) {
   const vf vk = v_set1(k), m1 = v_minus_one_opaque();
   (void)m1;
-#line 58 "templates/gn_nchw.c.in"
+#line 63 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 58 "templates/gn_nchw.c.in"
+#line 63 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 60 "templates/gn_nchw.c.in"
+#line 65 "templates/gn_nchw.c.in"
   /* Blocks of 64 values per lane are summed apart and then added up
    * (cascade): no f32 chain runs longer than 64 + len / (64 * lanes) adds,
    * also where lanes are few (scalar, 4 lanes). */
@@ -48,31 +48,31 @@ static void shifted_sums(const float *p, int64_t len, float k, double *s, double
   int64_t i = 0;
   while (i < full) {
     const int64_t bend = full - i < 64 * 2 * GNK_VL ? full : i + 64 * 2 * GNK_VL;
-#line 68 "templates/gn_nchw.c.in"
+#line 73 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 68 "templates/gn_nchw.c.in"
+#line 73 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 70 "templates/gn_nchw.c.in"
+#line 75 "templates/gn_nchw.c.in"
     for (; i < bend; i += 2 * GNK_VL) {
-#line 77 "templates/gn_nchw.c.in"
+#line 82 "templates/gn_nchw.c.in"
       const vf t0 = v_sub(v_load(p + i + 0 * GNK_VL), vk);
-#line 79 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
       bd0 = v_add(bd0, t0);
       bq0 = v_fma(t0, t0, bq0);
-#line 75 "templates/gn_nchw.c.in"
+#line 80 "templates/gn_nchw.c.in"
       const vf t1 = v_sub_fma(v_load(p + i + 1 * GNK_VL), vk, m1);
-#line 79 "templates/gn_nchw.c.in"
+#line 84 "templates/gn_nchw.c.in"
       bd1 = v_add(bd1, t1);
       bq1 = v_fma(t1, t1, bq1);
-#line 82 "templates/gn_nchw.c.in"
+#line 87 "templates/gn_nchw.c.in"
     }
-#line 84 "templates/gn_nchw.c.in"
+#line 89 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 84 "templates/gn_nchw.c.in"
+#line 89 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 87 "templates/gn_nchw.c.in"
+#line 92 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf t = v_sub(v_load(p + i), vk);
@@ -84,10 +84,10 @@ static void shifted_sums(const float *p, int64_t len, float k, double *s, double
     d0 = v_add(d0, t);
     q0 = v_fma(t, t, q0);
   }
-#line 99 "templates/gn_nchw.c.in"
+#line 104 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 102 "templates/gn_nchw.c.in"
+#line 107 "templates/gn_nchw.c.in"
   *s = (double)v_hsum(d0);
   *sq = (double)v_hsum(q0);
 }
@@ -136,29 +136,29 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
  * from L3 or memory (measured 3-11% faster there, 4-6% slower on 8x8 images). */
 #define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
 
-#line 155 "templates/gn_nchw.c.in"
+#line 160 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 163 "templates/gn_nchw.c.in"
-static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
 #line 168 "templates/gn_nchw.c.in"
+static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
+#line 173 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 170 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 183 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
   for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 185 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 185 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 188 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 188 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 191 "templates/gn_nchw.c.in"
-    v_store(y + i + 0 * GNK_VL, z0);
-#line 191 "templates/gn_nchw.c.in"
-    v_store(y + i + 1 * GNK_VL, z1);
 #line 193 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 193 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 199 "templates/gn_nchw.c.in"
+    v_store(y + i + 0 * GNK_VL, z0);
+#line 199 "templates/gn_nchw.c.in"
+    v_store(y + i + 1 * GNK_VL, z1);
+#line 201 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -170,31 +170,31 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 160 "templates/gn_nchw.c.in"
+#line 165 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 163 "templates/gn_nchw.c.in"
+#line 168 "templates/gn_nchw.c.in"
 static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
-#line 165 "templates/gn_nchw.c.in"
+#line 170 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 170 "templates/gn_nchw.c.in"
+#line 175 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 183 "templates/gn_nchw.c.in"
+#line 188 "templates/gn_nchw.c.in"
   for (; i + 2 * GNK_VL <= len; i += 2 * GNK_VL) {
-#line 185 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 185 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 188 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 188 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 191 "templates/gn_nchw.c.in"
-    v_store(y + i + 0 * GNK_VL, z0);
-#line 191 "templates/gn_nchw.c.in"
-    v_store(y + i + 1 * GNK_VL, z1);
 #line 193 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 193 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 199 "templates/gn_nchw.c.in"
+    v_store(y + i + 0 * GNK_VL, z0);
+#line 199 "templates/gn_nchw.c.in"
+    v_store(y + i + 1 * GNK_VL, z1);
+#line 201 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -206,7 +206,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 205 "templates/gn_nchw.c.in"
+#line 213 "templates/gn_nchw.c.in"
 /* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
  * 14x14 images), cut row by row, end in a masked vector each and start off
  * the vector grid: a row of 49 values takes four vectors, three of them
@@ -235,49 +235,49 @@ static void apply_flat(const float *x, float *y, int64_t i, int64_t end, int64_t
   for (int64_t q = 0; i < end; ++q, row_end += S) {
     const vf vs = v_set1(ps[q]), vk = v_set1(pk[q]), vh = v_set1(ph[q]);
     const int64_t stop = row_end < end ? row_end : end;
-#line 235 "templates/gn_nchw.c.in"
+#line 243 "templates/gn_nchw.c.in"
     if (ps[q] == 0.0f) { /* the mean folded into shift: one FMA */
       for (; i + 2 * GNK_VL <= stop; i += 2 * GNK_VL) {
-#line 238 "templates/gn_nchw.c.in"
-        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 238 "templates/gn_nchw.c.in"
-        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 241 "templates/gn_nchw.c.in"
-        const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 241 "templates/gn_nchw.c.in"
-        const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 244 "templates/gn_nchw.c.in"
-        v_store(y + i + 0 * GNK_VL, z0);
-#line 244 "templates/gn_nchw.c.in"
-        v_store(y + i + 1 * GNK_VL, z1);
 #line 246 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 246 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 249 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 249 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 255 "templates/gn_nchw.c.in"
+        v_store(y + i + 0 * GNK_VL, z0);
+#line 255 "templates/gn_nchw.c.in"
+        v_store(y + i + 1 * GNK_VL, z1);
+#line 257 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_load(x + i), vk, vh);
         v_store(y + i, z);
       }
-#line 235 "templates/gn_nchw.c.in"
+#line 243 "templates/gn_nchw.c.in"
     } else {
       for (; i + 2 * GNK_VL <= stop; i += 2 * GNK_VL) {
-#line 238 "templates/gn_nchw.c.in"
-        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 238 "templates/gn_nchw.c.in"
-        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 241 "templates/gn_nchw.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 241 "templates/gn_nchw.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 244 "templates/gn_nchw.c.in"
-        v_store(y + i + 0 * GNK_VL, z0);
-#line 244 "templates/gn_nchw.c.in"
-        v_store(y + i + 1 * GNK_VL, z1);
 #line 246 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 246 "templates/gn_nchw.c.in"
+        if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 249 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 249 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 255 "templates/gn_nchw.c.in"
+        v_store(y + i + 0 * GNK_VL, z0);
+#line 255 "templates/gn_nchw.c.in"
+        v_store(y + i + 1 * GNK_VL, z1);
+#line 257 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
         v_store(y + i, z);
       }
-#line 252 "templates/gn_nchw.c.in"
+#line 263 "templates/gn_nchw.c.in"
     }
     if (i < stop) { /* the vector across the end of row q, or the range's last */
       const int64_t w = end - i < GNK_VL ? end - i : GNK_VL, in_q = stop - i;
@@ -336,7 +336,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 313 "templates/gn_nchw.c.in"
+#line 324 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -368,19 +368,19 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 345 "templates/gn_nchw.c.in"
+#line 356 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 345 "templates/gn_nchw.c.in"
+#line 356 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 347 "templates/gn_nchw.c.in"
+#line 358 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 351 "templates/gn_nchw.c.in"
+#line 362 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 351 "templates/gn_nchw.c.in"
+#line 362 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 353 "templates/gn_nchw.c.in"
+#line 364 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -391,79 +391,79 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 365 "templates/gn_nchw.c.in"
+#line 376 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 368 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 368 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 370 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 372 "templates/gn_nchw.c.in"
+#line 383 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 372 "templates/gn_nchw.c.in"
+#line 383 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 374 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
           }
-#line 376 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 376 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 381 "templates/gn_nchw.c.in"
+#line 395 "templates/gn_nchw.c.in"
           v_store(y + i + 0 * GNK_VL, z0);
-#line 381 "templates/gn_nchw.c.in"
+#line 395 "templates/gn_nchw.c.in"
           v_store(y + i + 1 * GNK_VL, z1);
-#line 383 "templates/gn_nchw.c.in"
+#line 397 "templates/gn_nchw.c.in"
         }
-#line 365 "templates/gn_nchw.c.in"
+#line 376 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 368 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 368 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 370 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 372 "templates/gn_nchw.c.in"
+#line 383 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 372 "templates/gn_nchw.c.in"
+#line 383 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 374 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
           }
-#line 376 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 376 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 381 "templates/gn_nchw.c.in"
+#line 395 "templates/gn_nchw.c.in"
           v_store(y + i + 0 * GNK_VL, z0);
-#line 381 "templates/gn_nchw.c.in"
+#line 395 "templates/gn_nchw.c.in"
           v_store(y + i + 1 * GNK_VL, z1);
-#line 383 "templates/gn_nchw.c.in"
+#line 397 "templates/gn_nchw.c.in"
         }
-#line 385 "templates/gn_nchw.c.in"
+#line 399 "templates/gn_nchw.c.in"
       }
     }
-#line 388 "templates/gn_nchw.c.in"
+#line 402 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 388 "templates/gn_nchw.c.in"
+#line 402 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 391 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
   }
-#line 393 "templates/gn_nchw.c.in"
+#line 407 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 399 "templates/gn_nchw.c.in"
+#line 413 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

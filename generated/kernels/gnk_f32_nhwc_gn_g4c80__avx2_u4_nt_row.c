@@ -3,7 +3,7 @@
  *   Template:  templates/gn_nhwc.c.in
  *   Arguments: dtype=f32 layout=nhwc act=none groups=4 channels=80 isa=avx2 unroll=4 store=nt order=row
  * Regenerate with `make gen`; `make check-gen` verifies this file. */
-#line 31 "templates/gn_nhwc.c.in"
+#line 36 "templates/gn_nhwc.c.in"
 #include "gnk_kernel_abi.h"
 #include "isa/gnk_vec_avx2.h"
 #include "gnk_half.h"
@@ -80,15 +80,15 @@ static inline int64_t unit_row(const gnk_kargs *a, int64_t v, int64_t p) {
  * per cache line (vectors narrower than a line prefetch every other one). */
 static inline void pf_step(const float *p, int64_t ld, int64_t j) {
   if (GNK_VL >= LINE || j % LINE == 0) {
-#line 108 "templates/gn_nhwc.c.in"
+#line 113 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 0 * ld + j);
-#line 108 "templates/gn_nhwc.c.in"
+#line 113 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 1 * ld + j);
-#line 108 "templates/gn_nhwc.c.in"
+#line 113 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 2 * ld + j);
-#line 108 "templates/gn_nhwc.c.in"
+#line 113 "templates/gn_nhwc.c.in"
     PF_ROWS(p + 3 * ld + j);
-#line 110 "templates/gn_nhwc.c.in"
+#line 115 "templates/gn_nhwc.c.in"
   }
 }
 
@@ -98,30 +98,30 @@ static inline void acc_rows(const float *x, int64_t ld, int64_t tc, int64_t pfr,
   for (; j + GNK_VL <= tc; j += GNK_VL) {
     if (pfr > 0) pf_step(x + pfr * ld, ld, j);
     const vf k = v_load(kk + j);
-#line 124 "templates/gn_nhwc.c.in"
-    const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
-#line 126 "templates/gn_nhwc.c.in"
-    const vf t1 = v_sub_fma(v_load(x + 1 * ld + j), k, m1);
-#line 126 "templates/gn_nhwc.c.in"
-    const vf t2 = v_sub_fma(v_load(x + 2 * ld + j), k, m1);
-#line 126 "templates/gn_nhwc.c.in"
-    const vf t3 = v_sub_fma(v_load(x + 3 * ld + j), k, m1);
 #line 129 "templates/gn_nhwc.c.in"
+    const vf t0 = v_sub(v_load(x + 0 * ld + j), k);
+#line 131 "templates/gn_nhwc.c.in"
+    const vf t1 = v_sub_fma(v_load(x + 1 * ld + j), k, m1);
+#line 131 "templates/gn_nhwc.c.in"
+    const vf t2 = v_sub_fma(v_load(x + 2 * ld + j), k, m1);
+#line 131 "templates/gn_nhwc.c.in"
+    const vf t3 = v_sub_fma(v_load(x + 3 * ld + j), k, m1);
+#line 134 "templates/gn_nhwc.c.in"
     v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
     v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
   }
   if (j < tc) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j;
     const vf k = v_load_tail(kk + j, w);
-#line 136 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
     const vf t0 = v_sub(v_load_tail(x + 0 * ld + j, w), k);
-#line 136 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
     const vf t1 = v_sub(v_load_tail(x + 1 * ld + j, w), k);
-#line 136 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
     const vf t2 = v_sub(v_load_tail(x + 2 * ld + j, w), k);
-#line 136 "templates/gn_nhwc.c.in"
+#line 141 "templates/gn_nhwc.c.in"
     const vf t3 = v_sub(v_load_tail(x + 3 * ld + j, w), k);
-#line 138 "templates/gn_nhwc.c.in"
+#line 143 "templates/gn_nhwc.c.in"
     v_store_tail(ss + j, v_add(v_load_tail(ss + j, w), v_add(v_add(t0, t1), v_add(t2, t3))), w);
     v_store_tail(qq + j, v_add(v_load_tail(qq + j, w), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))), w);
   }
@@ -158,100 +158,100 @@ static void cols_sums(const float *x, int64_t ld, int64_t np, int64_t tc, const 
   const vf m1 = v_minus_one_opaque();
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= tc; j += 4 * GNK_VL) {
-#line 175 "templates/gn_nhwc.c.in"
+#line 180 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(kk + j + 0 * GNK_VL);
     vf s0 = v_zero(), q0 = v_zero();
-#line 175 "templates/gn_nhwc.c.in"
+#line 180 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(kk + j + 1 * GNK_VL);
     vf s1 = v_zero(), q1 = v_zero();
-#line 175 "templates/gn_nhwc.c.in"
+#line 180 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(kk + j + 2 * GNK_VL);
     vf s2 = v_zero(), q2 = v_zero();
-#line 175 "templates/gn_nhwc.c.in"
+#line 180 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(kk + j + 3 * GNK_VL);
     vf s3 = v_zero(), q3 = v_zero();
-#line 178 "templates/gn_nhwc.c.in"
+#line 183 "templates/gn_nhwc.c.in"
     const float *xp = x + j;
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS, xp += ROWS * ld) {
-#line 184 "templates/gn_nhwc.c.in"
-      const vf t0_0 = v_sub(v_load(xp + 0 * ld + 0 * GNK_VL), k0);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t0_1 = v_sub_fma(v_load(xp + 1 * ld + 0 * GNK_VL), k0, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t0_2 = v_sub_fma(v_load(xp + 2 * ld + 0 * GNK_VL), k0, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t0_3 = v_sub_fma(v_load(xp + 3 * ld + 0 * GNK_VL), k0, m1);
 #line 189 "templates/gn_nhwc.c.in"
+      const vf t0_0 = v_sub(v_load(xp + 0 * ld + 0 * GNK_VL), k0);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t0_1 = v_sub_fma(v_load(xp + 1 * ld + 0 * GNK_VL), k0, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t0_2 = v_sub_fma(v_load(xp + 2 * ld + 0 * GNK_VL), k0, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t0_3 = v_sub_fma(v_load(xp + 3 * ld + 0 * GNK_VL), k0, m1);
+#line 194 "templates/gn_nhwc.c.in"
       s0 = v_add(s0, v_add(v_add(t0_0, t0_1), v_add(t0_2, t0_3)));
       q0 = v_add(q0, v_add(v_fma(t0_1, t0_1, v_mul(t0_0, t0_0)), v_fma(t0_3, t0_3, v_mul(t0_2, t0_2))));
-#line 184 "templates/gn_nhwc.c.in"
-      const vf t1_0 = v_sub(v_load(xp + 0 * ld + 1 * GNK_VL), k1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t1_1 = v_sub_fma(v_load(xp + 1 * ld + 1 * GNK_VL), k1, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t1_2 = v_sub_fma(v_load(xp + 2 * ld + 1 * GNK_VL), k1, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t1_3 = v_sub_fma(v_load(xp + 3 * ld + 1 * GNK_VL), k1, m1);
 #line 189 "templates/gn_nhwc.c.in"
+      const vf t1_0 = v_sub(v_load(xp + 0 * ld + 1 * GNK_VL), k1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t1_1 = v_sub_fma(v_load(xp + 1 * ld + 1 * GNK_VL), k1, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t1_2 = v_sub_fma(v_load(xp + 2 * ld + 1 * GNK_VL), k1, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t1_3 = v_sub_fma(v_load(xp + 3 * ld + 1 * GNK_VL), k1, m1);
+#line 194 "templates/gn_nhwc.c.in"
       s1 = v_add(s1, v_add(v_add(t1_0, t1_1), v_add(t1_2, t1_3)));
       q1 = v_add(q1, v_add(v_fma(t1_1, t1_1, v_mul(t1_0, t1_0)), v_fma(t1_3, t1_3, v_mul(t1_2, t1_2))));
-#line 184 "templates/gn_nhwc.c.in"
-      const vf t2_0 = v_sub(v_load(xp + 0 * ld + 2 * GNK_VL), k2);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t2_1 = v_sub_fma(v_load(xp + 1 * ld + 2 * GNK_VL), k2, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t2_2 = v_sub_fma(v_load(xp + 2 * ld + 2 * GNK_VL), k2, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t2_3 = v_sub_fma(v_load(xp + 3 * ld + 2 * GNK_VL), k2, m1);
 #line 189 "templates/gn_nhwc.c.in"
+      const vf t2_0 = v_sub(v_load(xp + 0 * ld + 2 * GNK_VL), k2);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t2_1 = v_sub_fma(v_load(xp + 1 * ld + 2 * GNK_VL), k2, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t2_2 = v_sub_fma(v_load(xp + 2 * ld + 2 * GNK_VL), k2, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t2_3 = v_sub_fma(v_load(xp + 3 * ld + 2 * GNK_VL), k2, m1);
+#line 194 "templates/gn_nhwc.c.in"
       s2 = v_add(s2, v_add(v_add(t2_0, t2_1), v_add(t2_2, t2_3)));
       q2 = v_add(q2, v_add(v_fma(t2_1, t2_1, v_mul(t2_0, t2_0)), v_fma(t2_3, t2_3, v_mul(t2_2, t2_2))));
-#line 184 "templates/gn_nhwc.c.in"
-      const vf t3_0 = v_sub(v_load(xp + 0 * ld + 3 * GNK_VL), k3);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t3_1 = v_sub_fma(v_load(xp + 1 * ld + 3 * GNK_VL), k3, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t3_2 = v_sub_fma(v_load(xp + 2 * ld + 3 * GNK_VL), k3, m1);
-#line 186 "templates/gn_nhwc.c.in"
-      const vf t3_3 = v_sub_fma(v_load(xp + 3 * ld + 3 * GNK_VL), k3, m1);
 #line 189 "templates/gn_nhwc.c.in"
+      const vf t3_0 = v_sub(v_load(xp + 0 * ld + 3 * GNK_VL), k3);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t3_1 = v_sub_fma(v_load(xp + 1 * ld + 3 * GNK_VL), k3, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t3_2 = v_sub_fma(v_load(xp + 2 * ld + 3 * GNK_VL), k3, m1);
+#line 191 "templates/gn_nhwc.c.in"
+      const vf t3_3 = v_sub_fma(v_load(xp + 3 * ld + 3 * GNK_VL), k3, m1);
+#line 194 "templates/gn_nhwc.c.in"
       s3 = v_add(s3, v_add(v_add(t3_0, t3_1), v_add(t3_2, t3_3)));
       q3 = v_add(q3, v_add(v_fma(t3_1, t3_1, v_mul(t3_0, t3_0)), v_fma(t3_3, t3_3, v_mul(t3_2, t3_2))));
-#line 192 "templates/gn_nhwc.c.in"
+#line 197 "templates/gn_nhwc.c.in"
     }
     for (; p < np; ++p, xp += ld) {
-#line 195 "templates/gn_nhwc.c.in"
+#line 200 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load(xp + 0 * GNK_VL), k0);
       s0 = v_add(s0, t0);
       q0 = v_fma(t0, t0, q0);
-#line 195 "templates/gn_nhwc.c.in"
+#line 200 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load(xp + 1 * GNK_VL), k1);
       s1 = v_add(s1, t1);
       q1 = v_fma(t1, t1, q1);
-#line 195 "templates/gn_nhwc.c.in"
+#line 200 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load(xp + 2 * GNK_VL), k2);
       s2 = v_add(s2, t2);
       q2 = v_fma(t2, t2, q2);
-#line 195 "templates/gn_nhwc.c.in"
+#line 200 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load(xp + 3 * GNK_VL), k3);
       s3 = v_add(s3, t3);
       q3 = v_fma(t3, t3, q3);
-#line 199 "templates/gn_nhwc.c.in"
+#line 204 "templates/gn_nhwc.c.in"
     }
-#line 201 "templates/gn_nhwc.c.in"
+#line 206 "templates/gn_nhwc.c.in"
     v_store(ss + j + 0 * GNK_VL, s0);
     v_store(qq + j + 0 * GNK_VL, q0);
-#line 201 "templates/gn_nhwc.c.in"
+#line 206 "templates/gn_nhwc.c.in"
     v_store(ss + j + 1 * GNK_VL, s1);
     v_store(qq + j + 1 * GNK_VL, q1);
-#line 201 "templates/gn_nhwc.c.in"
+#line 206 "templates/gn_nhwc.c.in"
     v_store(ss + j + 2 * GNK_VL, s2);
     v_store(qq + j + 2 * GNK_VL, q2);
-#line 201 "templates/gn_nhwc.c.in"
+#line 206 "templates/gn_nhwc.c.in"
     v_store(ss + j + 3 * GNK_VL, s3);
     v_store(qq + j + 3 * GNK_VL, q3);
-#line 204 "templates/gn_nhwc.c.in"
+#line 209 "templates/gn_nhwc.c.in"
   }
   for (; j < tc; j += GNK_VL) { /* lanes past the tile load as 0 on both sides: t = 0 there */
     const int64_t w = tc - j < GNK_VL ? tc - j : GNK_VL;
@@ -259,15 +259,15 @@ static void cols_sums(const float *x, int64_t ld, int64_t np, int64_t tc, const 
     vf s = v_zero(), q = v_zero();
     int64_t p = 0;
     for (; p + ROWS <= np; p += ROWS) {
-#line 212 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
       const vf t0 = v_sub(v_load_tail(x + (p + 0) * ld + j, w), k);
-#line 212 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
       const vf t1 = v_sub(v_load_tail(x + (p + 1) * ld + j, w), k);
-#line 212 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
       const vf t2 = v_sub(v_load_tail(x + (p + 2) * ld + j, w), k);
-#line 212 "templates/gn_nhwc.c.in"
+#line 217 "templates/gn_nhwc.c.in"
       const vf t3 = v_sub(v_load_tail(x + (p + 3) * ld + j, w), k);
-#line 214 "templates/gn_nhwc.c.in"
+#line 219 "templates/gn_nhwc.c.in"
       s = v_add(s, v_add(v_add(t0, t1), v_add(t2, t3)));
       q = v_add(q, v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2))));
     }
@@ -505,10 +505,10 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
   for (int64_t it = item0; it < item1; ++it) stats_item(a, it);
 }
 
-#line 464 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 470 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
@@ -517,23 +517,23 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 0 * GNK_VL, z0);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 1 * GNK_VL, z1);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 2 * GNK_VL, z2);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 3 * GNK_VL, z3);
 #line 484 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, z0);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, z1);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, z2);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, z3);
+#line 492 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -541,15 +541,15 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, z, w);
     }
   }
-#line 522 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 464 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 467 "templates/gn_nhwc.c.in"
+#line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 470 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
@@ -558,23 +558,23 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 0 * GNK_VL, z0);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 1 * GNK_VL, z1);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 2 * GNK_VL, z2);
-#line 482 "templates/gn_nhwc.c.in"
-      v_store(y + j + 3 * GNK_VL, z3);
 #line 484 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 0 * GNK_VL, z0);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 1 * GNK_VL, z1);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 2 * GNK_VL, z2);
+#line 490 "templates/gn_nhwc.c.in"
+      v_store(y + j + 3 * GNK_VL, z3);
+#line 492 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -582,13 +582,13 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, z, w);
     }
   }
-#line 522 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 464 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 470 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
@@ -597,23 +597,23 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 0 * GNK_VL, z0);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 1 * GNK_VL, z1);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 2 * GNK_VL, z2);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 3 * GNK_VL, z3);
 #line 484 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, z0);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, z1);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, z2);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, z3);
+#line 492 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -621,15 +621,15 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
       v_store_tail(y + j, z, w);
     }
   }
-#line 522 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 464 "templates/gn_nhwc.c.in"
+#line 469 "templates/gn_nhwc.c.in"
 static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 467 "templates/gn_nhwc.c.in"
+#line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 470 "templates/gn_nhwc.c.in"
+#line 475 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
@@ -638,23 +638,23 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 479 "templates/gn_nhwc.c.in"
-      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 0 * GNK_VL, z0);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 1 * GNK_VL, z1);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 2 * GNK_VL, z2);
-#line 482 "templates/gn_nhwc.c.in"
-      v_stream(y + j + 3 * GNK_VL, z3);
 #line 484 "templates/gn_nhwc.c.in"
+      const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
+#line 484 "templates/gn_nhwc.c.in"
+      const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 0 * GNK_VL, z0);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 1 * GNK_VL, z1);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 2 * GNK_VL, z2);
+#line 490 "templates/gn_nhwc.c.in"
+      v_stream(y + j + 3 * GNK_VL, z3);
+#line 492 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -662,18 +662,18 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
       v_store_tail(y + j, z, w);
     }
   }
-#line 522 "templates/gn_nhwc.c.in"
+#line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 525 "templates/gn_nhwc.c.in"
+#line 536 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 80LL, S = a->s, ld = C * a->nblk;
-#line 531 "templates/gn_nhwc.c.in"
+#line 542 "templates/gn_nhwc.c.in"
   const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
-#line 533 "templates/gn_nhwc.c.in"
+#line 544 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -681,19 +681,19 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 541 "templates/gn_nhwc.c.in"
+#line 552 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       continue;
     }
-#line 547 "templates/gn_nhwc.c.in"
+#line 558 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 551 "templates/gn_nhwc.c.in"
+#line 562 "templates/gn_nhwc.c.in"
   if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
-#line 553 "templates/gn_nhwc.c.in"
+#line 564 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -729,9 +729,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 590 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 592 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -744,117 +744,117 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 607 "templates/gn_nhwc.c.in"
+#line 618 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 616 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z00);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z01);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z02);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z03);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_load(x + (p + 4) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_load(x + (p + 5) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_load(x + (p + 6) * ld + j), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_load(x + (p + 7) * ld + j), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 616 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, z10);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, z11);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, z12);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, z13);
-#line 622 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 627 "templates/gn_nhwc.c.in"
+#line 641 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 634 "templates/gn_nhwc.c.in"
+#line 648 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 641 "templates/gn_nhwc.c.in"
+#line 655 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z0);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z1);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z2);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z3);
-#line 646 "templates/gn_nhwc.c.in"
+#line 663 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 653 "templates/gn_nhwc.c.in"
+#line 670 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 590 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 592 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -867,125 +867,125 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 605 "templates/gn_nhwc.c.in"
+#line 616 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 607 "templates/gn_nhwc.c.in"
+#line 618 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 616 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z00);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z01);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z02);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z03);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_sub(v_load(x + (p + 4) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_sub(v_load(x + (p + 5) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_sub(v_load(x + (p + 6) * ld + j), vs), vk, vh);
-#line 611 "templates/gn_nhwc.c.in"
+#line 622 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_sub(v_load(x + (p + 7) * ld + j), vs), vk, vh);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 614 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 616 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, z10);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, z11);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, z12);
-#line 619 "templates/gn_nhwc.c.in"
+#line 633 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, z13);
-#line 622 "templates/gn_nhwc.c.in"
+#line 636 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 627 "templates/gn_nhwc.c.in"
+#line 641 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 632 "templates/gn_nhwc.c.in"
+#line 646 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 634 "templates/gn_nhwc.c.in"
+#line 648 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 636 "templates/gn_nhwc.c.in"
+#line 650 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 639 "templates/gn_nhwc.c.in"
+#line 653 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 641 "templates/gn_nhwc.c.in"
+#line 655 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z0);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z1);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z2);
-#line 644 "templates/gn_nhwc.c.in"
+#line 661 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z3);
-#line 646 "templates/gn_nhwc.c.in"
+#line 663 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 651 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 653 "templates/gn_nhwc.c.in"
+#line 670 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 660 "templates/gn_nhwc.c.in"
+#line 677 "templates/gn_nhwc.c.in"
   }
-#line 662 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 664 "templates/gn_nhwc.c.in"
+#line 681 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

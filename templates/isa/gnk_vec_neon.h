@@ -99,6 +99,11 @@ static inline vf v_silu(vf z) {
   rc = vmulq_f32(rc, vrecpsq_f32(d, rc));
   return vmulq_f32(z, rc);
 }
+/* Four SiLUs in place (the templates' GN+SiLU stores, four vectors at a
+ * time): four calls here; gnk_vec_avx2.h interleaves them. */
+static inline void v_silu_x4(vf *a, vf *b, vf *c, vf *d) {
+  *a = v_silu(*a), *b = v_silu(*b), *c = v_silu(*c), *d = v_silu(*d);
+}
 
 /* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
 typedef uint16_t gnk_f16_t;

@@ -543,8 +543,10 @@ Test(api, kernel_introspection) {
  * variants for the specialized SD shapes on AVX2 and AVX-512. */
 Test(api, estimate_streams_only_big_tensors) {
   if (gnk_cpu_isa() < GNK_ISA_AVX2) {
-    cr_log_warn("SKIPPED: %s has no streaming-store kernels", gnk_isa_name(gnk_cpu_isa()));
-    return;
+    /* Criterion 2.4 counts a cr_log_warn as a failure in its exit status: skip loudly instead. */
+    fprintf(stderr, "SKIPPED api::estimate_streams_only_big_tensors: %s has no streaming-store kernels\n",
+            gnk_isa_name(gnk_cpu_isa()));
+    cr_skip_test("%s has no streaming-store kernels", gnk_isa_name(gnk_cpu_isa()));
   }
   for (int l = 0; l < 2; ++l) {
     static const int64_t spatial[2] = {64, 4096}; /* 160 KiB, 10 MiB */
@@ -724,9 +726,11 @@ Test(api, cache_sizes_from_environment) {
  * GNK_SILU=div|rcp overrides, read once at the library's first use in this
  * test's own process. Measure mode times both forms. */
 static void expect_silu_form(int want_div, const char *why) {
-  if (gnk_cpu_isa() < GNK_ISA_AVX512) {
-    cr_log_warn("SKIPPED: %s has no *_div kernels (AVX-512 only)", gnk_isa_name(gnk_cpu_isa()));
-    return;
+  if (gnk_cpu_isa() < GNK_ISA_AVX2) {
+    /* Not cr_log_warn: Criterion 2.4 counts it as a failure in its exit status. */
+    fprintf(stderr, "SKIPPED api::silu_form_*: %s has no *_div kernels (AVX2 and AVX-512 only)\n",
+            gnk_isa_name(gnk_cpu_isa()));
+    cr_skip_test("%s has no *_div kernels", gnk_isa_name(gnk_cpu_isa()));
   }
   cr_assert_eq(gnk_cpu_silu_div(), want_div, "%s", why);
   for (int l = 0; l < 2; ++l) {

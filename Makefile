@@ -100,6 +100,9 @@ build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 # layout's memory traffic with the arithmetic stripped, next to memcpy.
 build/silu_cost build/layout_model: build/%: bench/%.c templates/isa/gnk_vec_avx512.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(GNK_ISA_FLAGS_AVX512) -o $@ $< build/libgnk.a $(LDLIBS)
+# silu_cost_avx2: the same for the AVX2 SiLU (8 floats a vector), with the AVX2 kernels' flags.
+build/silu_cost_avx2: bench/silu_cost.c templates/isa/gnk_vec_avx2.h build/libgnk.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(GNK_ISA_FLAGS_AVX2) -DSILU_COST_AVX2 -o $@ $< build/libgnk.a $(LDLIBS)
 
 # Two builds of one kernel in one process (bench/kernel_ab.sh links it with both); make
 # test compiles it alone, so that -Werror keeps it compiling.
@@ -108,7 +111,7 @@ build/kernel_ab.o: bench/kernel_ab.c runtime/gnk_internal.h runtime/gnk_kernel_a
 
 # The research tools are built (not run) by make test, so that -Werror keeps them compiling.
 RESEARCH_TOOLS := build/phases build/overhead build/kernel_ab.o \
-  $(if $(filter x86_64,$(shell uname -m)),build/silu_cost build/layout_model)
+  $(if $(filter x86_64,$(shell uname -m)),build/silu_cost build/silu_cost_avx2 build/layout_model)
 
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h

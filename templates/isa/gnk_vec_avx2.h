@@ -79,10 +79,14 @@ static inline void v_silu_d_(const vf *z, vf *d, int n, float hi) {
   GNK_EACH_(n, p[u_] = v_fma(p[u_], f[u_], v_set1(0.999999261f)))
   GNK_EACH_(n, d[u_] = v_fma(p[u_], _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(j[u_]), 23)), v_set1(1.0f)))
 }
-/* hi = 127, then rcp_ps (12 bits), one Newton step (to ~2^-22, well under
- * the polynomial's error) and z * 1/d: 16 operations. For t > 126
+/* hi = 127, then rcp_ps (12 bits), two Newton steps and z * 1/d: 18
+ * operations. One step would do for the error budget (~2^-22), but not for
+ * large z: rcp_ps(1) is off by up to 3.7e-4, one step leaves 1 - 1.3e-7, and
+ * silu(z) = z would come out one float ulp low (an f16 output at a rounding
+ * corner one f16 ulp low: the portable test's exact problems); after two
+ * steps 1/1 is exactly 1 and y = z wherever d = 1 (z > ~17). For t > 126
  * (z < -87.34) d > 2^126, whose reciprocal is below FLT_MIN: rcp_ps
- * flushes it to 0 and the Newton step keeps 0 (1 - d * 0 = 1, no Inf * 0),
+ * flushes it to 0 and the Newton steps keep 0 (1 - d * 0 = 1, no Inf * 0),
  * so y = z * 0 = -0, and NaN for z = -Inf, as PyTorch's z * sigmoid(z);
  * silu(+Inf) = +Inf * 1 = +Inf. A NaN z becomes t = hi in the clamps
  * (minps returns its second operand for a NaN) and reaches y through the
@@ -91,6 +95,7 @@ static inline void v_silu_n_(vf *z, int n) {
   vf d[4], rc[4];
   v_silu_d_(z, d, n, 127.0f);
   GNK_EACH_(n, rc[u_] = _mm256_rcp_ps(d[u_]))
+  GNK_EACH_(n, rc[u_] = v_fma(rc[u_], _mm256_fnmadd_ps(d[u_], rc[u_], v_set1(1.0f)), rc[u_]))
   GNK_EACH_(n, rc[u_] = v_fma(rc[u_], _mm256_fnmadd_ps(d[u_], rc[u_], v_set1(1.0f)), rc[u_]))
   GNK_EACH_(n, z[u_] = _mm256_mul_ps(z[u_], rc[u_]))
 }
@@ -101,7 +106,7 @@ static inline void v_silu_x4(vf *a, vf *b, vf *c, vf *d) {
   *a = z[0], *b = z[1], *c = z[2], *d = z[3];
 }
 /* The same by one division (kernels *_div): vdivps replaces rcp_ps, the
- * Newton step and the multiply (13 operations), on the divider, off the FMA
+ * Newton steps and the multiply (13 operations), on the divider, off the FMA
  * and add pipes; correctly rounded. hi = 128: for t >= 127.5 (z <= -88.4) k = 128 makes 2^k
  * the bit pattern of +Inf, so d = +Inf and y = z / Inf = -0; silu(-Inf) =
  * -Inf / Inf = NaN; a NaN z gives NaN / Inf = NaN. */

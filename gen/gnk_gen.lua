@@ -161,7 +161,8 @@ end
 -- The SiLU by division (ISAs with silu_div): a variant of every SiLU kernel
 -- of the widest unroll, generic ones included. Which form is faster depends on
 -- the core (AMD Zen 4: the division 16% faster per 16 floats, its divider
--- being off the FMA pipes the SiLU saturates; Intel: vdivps was measured
+-- being off the FMA pipes the SiLU saturates; AMD Zen 3, AVX2: 2.44 against
+-- 2.89 ns per 8 floats, build/silu_cost_avx2; Intel: vdivps was measured
 -- slower), so measure mode times both and estimate mode asks the CPU
 -- (gnk_cpu_silu_div(), runtime/cpu.c).
 do

@@ -98,7 +98,7 @@ build/phases: bench/phases.c build/libgnk.a runtime/gnk_internal.h
 # AVX-512 research tools, built with the AVX-512 kernels' flags (from the generator's ISA list):
 # silu_cost, the SiLU's cost per 16 floats and its instructions' throughput; layout_model, each
 # layout's memory traffic with the arithmetic stripped, next to memcpy.
-build/silu_cost build/layout_model: build/%: bench/%.c templates/isa/gnk_vec_avx512.h build/libgnk.a
+build/silu_cost build/layout_model: build/%: bench/%.c templates/isa/gnk_vec_avx512.h templates/isa/gnk_vec_x4.h build/libgnk.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 $(GNK_ISA_FLAGS_AVX512) -o $@ $< build/libgnk.a $(LDLIBS)
 # silu_cost_avx2: the same for the AVX2 SiLU (8 floats a vector), with the AVX2 kernels' flags.
 build/silu_cost_avx2: bench/silu_cost.c templates/isa/gnk_vec_avx2.h build/libgnk.a

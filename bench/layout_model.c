@@ -7,6 +7,8 @@
  *
  *   nchw      per group: sum pass, then apply pass prefetching the next group
  *             into L2 (gnk's units schedule);
+ *   nchw-fused the sums of the next group inside this group's apply loop
+ *             (gnk's fused schedule): a group over L2 is read twice;
  *   nhwc      the next sample's sums inside this sample's apply loop (gnk's
  *             fused schedule): x is read twice when a sample exceeds L2;
  *   nhwc-bK   the same over blocks of K channels (units = (sample, block)):
@@ -73,6 +75,36 @@ static void nchw(int64_t cb) {
       if (next) __builtin_prefetch(next + i, 0, 2);
       v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
     }
+  }
+  v_fence();
+}
+
+/* Channels-first, gnk's fused schedule (execute.c's run_units_fused): the sums
+ * of group g+1 inside the apply loop of group g, so that the reads of g+1
+ * overlap the apply's stores; a group over L2 is read twice (its apply
+ * re-reads it from L3 or memory). */
+static void nchw_fused(int64_t cb) {
+  (void)cb;
+  const int64_t gs = C / 32 * S, total = N * C * S;
+  const vf k = v_set1(1.01f), h = v_set1(0.01f);
+  sums(x, gs);
+  for (int64_t g0 = 0; g0 < total; g0 += gs) {
+    const float *xs = x + g0, *xn = g0 + gs < total ? xs + gs : NULL;
+    if (!xn) {
+      for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
+      break;
+    }
+    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
+    for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
+      const vf a = v_load(xn + i), b = v_load(xn + i + GNK_VL);
+      s0 = v_add(s0, a);
+      q0 = v_fma(a, a, q0);
+      s1 = v_add(s1, b);
+      q1 = v_fma(b, b, q1);
+      v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
+      v_stream(y + g0 + i + GNK_VL, v_fma(v_load(xs + i + GNK_VL), k, h));
+    }
+    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
   }
   v_fence();
 }
@@ -183,8 +215,9 @@ int main(int argc, char **argv) {
   memset(y2, 0, bytes);
   memset(y3, 0, bytes);
 
-  row rows[20] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nhwc", nhwc, C}, {"nchw-st", nchw_st, 0}};
-  int nrows = 4;
+  row rows[20] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nchw-fused", nchw_fused, 0}, {"nhwc", nhwc, C},
+                  {"nchw-st", nchw_st, 0}};
+  int nrows = 5;
   if ((N * C * S) % 2048 == 0) rows[nrows++] = (row){"pieces-8k", nchw_st, 2048};
   int64_t blocks[13] = {64, 80, 128, 160};
   size_t nblocks = 4;

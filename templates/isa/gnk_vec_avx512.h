@@ -8,6 +8,7 @@
 #define GNK_VEC_AVX512_H
 #include <immintrin.h>
 #include <stdint.h>
+#include "gnk_vec_x4.h"
 
 #define GNK_VL 16
 typedef __m512 vf;
@@ -106,14 +107,9 @@ static inline vf v_silu_div(vf z) {
   return _mm512_div_ps(z, _mm512_add_ps(_mm512_scalef_round_ps(p, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
                                         v_set1(1.0f)));
 }
-/* Four SiLUs in place (the templates' GN+SiLU stores, four vectors at a
- * time): four calls here; gnk_vec_avx2.h interleaves them. */
-static inline void v_silu_x4(vf *a, vf *b, vf *c, vf *d) {
-  *a = v_silu(*a), *b = v_silu(*b), *c = v_silu(*c), *d = v_silu(*d);
-}
-static inline void v_silu_div_x4(vf *a, vf *b, vf *c, vf *d) {
-  *a = v_silu_div(*a), *b = v_silu_div(*b), *c = v_silu_div(*c), *d = v_silu_div(*d);
-}
+/* Four SiLUs in place (the templates' GN+SiLU stores): four calls. */
+GNK_X4_BY_CALLS(v_silu)
+GNK_X4_BY_CALLS(v_silu_div)
 
 /* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
 typedef uint16_t gnk_f16_t;

@@ -11,6 +11,7 @@
 #endif
 #include <arm_neon.h>
 #include <stdint.h>
+#include "gnk_vec_x4.h"
 
 #define GNK_VL 4
 typedef float32x4_t vf;
@@ -99,11 +100,8 @@ static inline vf v_silu(vf z) {
   rc = vmulq_f32(rc, vrecpsq_f32(d, rc));
   return vmulq_f32(z, rc);
 }
-/* Four SiLUs in place (the templates' GN+SiLU stores, four vectors at a
- * time): four calls here; gnk_vec_avx2.h interleaves them. */
-static inline void v_silu_x4(vf *a, vf *b, vf *c, vf *d) {
-  *a = v_silu(*a), *b = v_silu(*b), *c = v_silu(*c), *d = v_silu(*d);
-}
+/* Four SiLUs in place (the templates' GN+SiLU stores): four calls. */
+GNK_X4_BY_CALLS(v_silu)
 
 /* ---- 16-bit storage: converted to f32 on load, rounded (to nearest even) on store ---- */
 typedef uint16_t gnk_f16_t;

@@ -6,6 +6,7 @@
 #define GNK_VEC_SCALAR_H
 #include <math.h>
 #include <stdint.h>
+#include "gnk_vec_x4.h"
 
 #define GNK_VL 1
 typedef float vf;
@@ -32,11 +33,8 @@ static inline vf v_blend_lanes(vf a, vf b, int64_t n) { return n > 0 ? a : b; }
 static inline float v_hsum(vf v) { return v; }
 static inline vf v_relu(vf z) { return z > 0.0f || z != z ? z : 0.0f; }
 static inline vf v_silu(vf z) { return z / (1.0f + expf(-z)); }
-/* Four SiLUs in place (the templates' GN+SiLU stores, four vectors at a
- * time): four calls here; gnk_vec_avx2.h interleaves them. */
-static inline void v_silu_x4(vf *a, vf *b, vf *c, vf *d) {
-  *a = v_silu(*a), *b = v_silu(*b), *c = v_silu(*c), *d = v_silu(*d);
-}
+/* Four SiLUs in place (the templates' GN+SiLU stores): four calls. */
+GNK_X4_BY_CALLS(v_silu)
 
 /* ---- 16-bit storage (portable bit manipulation; round to nearest even) ---- */
 typedef uint16_t gnk_f16_t;

@@ -82,7 +82,9 @@ static inline vf v_silu_pow2f_(vf t) {
  * for z = -Inf (vreduceps(Inf) is NaN), so silu(-Inf) is NaN, as PyTorch's
  * x * sigmoid(x); vmaxps returns its second operand, z, for a NaN z. For
  * -1e4 <= z < -88.7, y is about z * 2^-128 (the true value is smaller still).
- * 13 vector operations; rcp14 has one port (2 cycles per 16 lanes). */
+ * 13 vector operations in 15 slots of the two FP ports: a zmm rcp14 takes
+ * three (Intel VM, 2026-12-03: four rcp14 alone ran 8 cycles, 8 with four
+ * independent FMAs beside them, 10 with eight), two cycles of one port. */
 static inline vf v_silu(vf z) {
   const vf t = _mm512_mul_round_ps(z, v_set1(-1.44269504088896341f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   const vf p = v_silu_pow2f_(t);

@@ -214,6 +214,10 @@ gnk_status gnk_plan_wrap_general(gnk_plan **plan, gnk_general *g, const gnk_desc
                                  const gnk_plan_options *o);
 /* NULL for a fast plan; else its problem, and *cfg its threads / parallel_for. */
 const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg);
+/* The problem as a fast plan runs it (gnk_plan_desc reports the caller's):
+ * e.g. a channels-first problem with one position per channel runs as the
+ * channels-last one. For bench/overhead.c's baseline. */
+const gnk_desc *gnk_plan_run_desc(const gnk_plan *p);
 
 /* ---- misc (desc.c) ---- */
 size_t gnk_dtype_size(gnk_dtype t);

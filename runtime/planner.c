@@ -684,6 +684,8 @@ const gnk_general *gnk_plan_general(const gnk_plan *p, const gnk_exec_cfg **cfg)
   return p ? p->general : NULL;
 }
 
+const gnk_desc *gnk_plan_run_desc(const gnk_plan *p) { return p ? &p->run : NULL; }
+
 void gnk_plan_destroy(gnk_plan *plan) {
   if (plan) gnk_general_free(plan->general);
   free(plan);

@@ -49,17 +49,22 @@ static void copy(int64_t cb) {
   memcpy(y2, x, (size_t)(N * C * S) * sizeof(float));
 }
 
+/* One step of the statistics over two vectors at p: sums of x and x^2 in
+ * two accumulator pairs (acc[0..1], acc[2..3]). */
+static inline void sum_step(const float *p, vf acc[4]) {
+  const vf a = v_load(p), b = v_load(p + GNK_VL);
+  acc[0] = v_add(acc[0], a);
+  acc[1] = v_fma(a, a, acc[1]);
+  acc[2] = v_add(acc[2], b);
+  acc[3] = v_fma(b, b, acc[3]);
+}
+static inline float sum_total(const vf acc[4]) { return v_hsum(v_add(v_add(acc[0], acc[1]), v_add(acc[2], acc[3]))); }
+
 /* The statistics' pass over gs values (the sums are not used: sink). */
 static void sums(const float *xs, int64_t gs) {
-  vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
-  for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
-    const vf a = v_load(xs + i), b = v_load(xs + i + GNK_VL);
-    s0 = v_add(s0, a);
-    q0 = v_fma(a, a, q0);
-    s1 = v_add(s1, b);
-    q1 = v_fma(b, b, q1);
-  }
-  sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+  vf acc[4] = {v_zero(), v_zero(), v_zero(), v_zero()};
+  for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) sum_step(xs + i, acc);
+  sink = sum_total(acc);
 }
 
 /* Channels-first: group after group, the next one prefetched during the apply. */
@@ -94,17 +99,13 @@ static void nchw_fused(int64_t cb) {
       for (int64_t i = 0; i + GNK_VL <= gs; i += GNK_VL) v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
       break;
     }
-    vf s0 = v_zero(), q0 = v_zero(), s1 = v_zero(), q1 = v_zero();
+    vf acc[4] = {v_zero(), v_zero(), v_zero(), v_zero()};
     for (int64_t i = 0; i + 2 * GNK_VL <= gs; i += 2 * GNK_VL) {
-      const vf a = v_load(xn + i), b = v_load(xn + i + GNK_VL);
-      s0 = v_add(s0, a);
-      q0 = v_fma(a, a, q0);
-      s1 = v_add(s1, b);
-      q1 = v_fma(b, b, q1);
+      sum_step(xn + i, acc);
       v_stream(y + g0 + i, v_fma(v_load(xs + i), k, h));
       v_stream(y + g0 + i + GNK_VL, v_fma(v_load(xs + i + GNK_VL), k, h));
     }
-    sink = v_hsum(v_add(v_add(s0, q0), v_add(s1, q1)));
+    sink = sum_total(acc);
   }
   v_fence();
 }

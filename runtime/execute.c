@@ -1,17 +1,13 @@
-/* execute.c: runs a kernel on a problem: chunking, workspace, the merge of
- * partial statistics, and the spreading of the three phases over threads
- * (see gnk_kernel_abi.h for why the result never depends on the split). */
+/* execute.c: runs a kernel on a problem: chunking, workspace, the hand-off
+ * of partial statistics to the merge (merge.c), and the spreading of the
+ * three phases over threads (see gnk_kernel_abi.h for why the result never
+ * depends on the split). */
 #include "gnk_internal.h"
 
-#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* No contraction of a*b+c into FMAs: the merge and the apply parameters give
- * the same bits on every instruction set (set_params_f32 has an AVX-512 copy). */
-#pragma STDC FP_CONTRACT OFF
 
 /* Chunk sizes: gnk_chunking (gnk_internal.h). */
 
@@ -69,120 +65,22 @@ typedef struct run {
   int fused;           /* phase 3: ... in one loop (run_units_fused) */
 } run;
 
-/* The f32 scale rstd * gamma of the apply. A finite scale past FLT_MAX (a
- * constant group with a tiny eps: eps 1e-300 gives rstd 1e150) becomes
- * +-FLT_MAX, not Inf, so that the group's (x - mean) * scale is 0 and y is
- * exactly beta, not 0 * Inf = NaN (found by tests/fuzz/fuzz_desc); an
- * infinite one (variance and eps both 0) stays Inf, as 0 * Inf is then the
- * framework's NaN too. */
-static inline float f32_scale(double scale) {
-  const double clamped = scale > FLT_MAX ? FLT_MAX : scale < -FLT_MAX ? -FLT_MAX : scale;
-  return (float)(isinf(scale) ? scale : clamped);
-}
-
-/* The apply parameters of n channels with f32 gamma and beta (the common
- * case), branch-free and with restrict pointers so that it vectorizes: on
- * 8x8 images this per-channel work rivals the kernel's. The same arithmetic
- * as merge_group's general loop, so both give the same bits. */
-static inline __attribute__((always_inline)) void
-set_params_body(const float *restrict gam, const float *restrict bet, int64_t n, double mean, double lo, float sub,
-                double rstd, double fold_limit, float *restrict ps, float *restrict pk, float *restrict ph) {
-  for (int64_t c = 0; c < n; ++c) {
-    const double scale = rstd * (double)gam[c];
-    const int fold = fabs(mean * scale) <= fold_limit;
-    pk[c] = f32_scale(scale);
-    ps[c] = fold ? 0.0f : sub;
-    ph[c] = (float)((double)bet[c] - (fold ? mean : lo) * scale);
-  }
-}
-
-typedef void (*set_params_fn)(const float *restrict, const float *restrict, int64_t, double, double, float, double,
-                              double, float *restrict, float *restrict, float *restrict);
-
-static void set_params_base(const float *restrict gam, const float *restrict bet, int64_t n, double mean, double lo,
-                            float sub, double rstd, double fold_limit, float *restrict ps, float *restrict pk,
-                            float *restrict ph) {
-  set_params_body(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
-}
-
-#if defined(__x86_64__)
-/* The same loop in AVX-512 (8 doubles a vector instead of SSE2's 2): the
- * runtime is built for any x86-64, so this one copy is compiled for
- * AVX-512 and chosen at run time. Measured on 2x1280x8x8 (64 groups,
- * 2560 channels): merge 4.2 -> 1.9 us of a ~40 us call. */
-__attribute__((target("avx512f,avx512dq"))) static void
-set_params_avx512(const float *restrict gam, const float *restrict bet, int64_t n, double mean, double lo, float sub,
-                  double rstd, double fold_limit, float *restrict ps, float *restrict pk, float *restrict ph) {
-  set_params_body(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
-}
-#endif
-
-/* For tests: the portable copy (wide 0) or the AVX-512 one (wide 1; 0 is
- * returned where it cannot run). */
-int gnk_set_params_copy(int wide, const float *gam, const float *bet, int64_t n, double mean, double lo, float sub,
-                        double rstd, double fold_limit, float *ps, float *pk, float *ph) {
-  if (!wide) {
-    set_params_base(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
-    return 1;
-  }
-#if defined(__x86_64__)
-  if (gnk_cpu_isa() >= GNK_ISA_AVX512 && gnk_cpu_isa() <= GNK_ISA_AVX512_BF16) {
-    set_params_avx512(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
-    return 1;
-  }
-#endif
-  return 0;
-}
-
-static set_params_fn set_params_f32 = set_params_base;
-static pthread_once_t set_params_once = PTHREAD_ONCE_INIT;
-static void set_params_choose(void) {
-#if defined(__x86_64__)
-  if (gnk_cpu_isa() >= GNK_ISA_AVX512 && gnk_cpu_isa() <= GNK_ISA_AVX512_BF16) set_params_f32 = set_params_avx512;
-#endif
-}
-
-/* Merge group ng's chunk partials in chunk order (Chan, in double) and set
- * the apply parameters of its channels. */
-static void merge_group(const run *r, int64_t ng) {
+/* Merge the partials of groups [b, e) of n*G + g order and set the apply
+ * parameters of their channels (merge.c), one sample's run of groups at a
+ * time: within a sample the groups' channels are consecutive in gamma and
+ * beta as in the parameter arrays [n][C]. */
+static void merge_groups(const run *r, int64_t b, int64_t e) {
   const gnk_kargs *a = &r->a;
-  const gnk_partial *p = a->part + ng * a->nchunk;
-  double cnt = p[0].count, mean = p[0].mean, m2 = p[0].m2;
-  for (int64_t k = 1; k < a->nchunk; ++k) {
-    const double nb = p[k].count, n = cnt + nb, delta = p[k].mean - mean;
-    mean += delta * (nb / n);
-    m2 += p[k].m2 + delta * delta * (cnt * nb / n);
-    cnt = n;
-  }
-  const double var = m2 / cnt; /* >= 0 by construction; NaN stays NaN */
-  const double rstd = 1.0 / sqrt(var + r->eps);
-  const int64_t n = ng / r->groups, g = ng % r->groups;
-  if (r->mean) r->mean[ng] = (float)mean;
-  if (r->rstd) r->rstd[ng] = (float)rstd;
-  const float sub = (float)mean;
-  const double lo = mean - (double)sub; /* what the f32 subtraction misses */
-  const int64_t c0 = g * r->D, c1 = c0 + r->D, off = n * r->C;
-  float *ps = (float *)a->sub + off, *pk = (float *)a->scale + off, *ph = (float *)a->shift + off;
-  /* f32 (or absent) parameters are read directly; 16-bit ones through gnk_value_at(). */
-  const int f32p = r->param_dtype == GNK_DTYPE_F32;
-  const float *gf = f32p ? (const float *)r->gamma : NULL, *bf = f32p ? (const float *)r->beta : NULL;
-  /* Folding: when |mean * scale| <= 1 (|mean| within about one std), y = x*scale +
-   * (beta - mean*scale) loses at most an ulp of O(1) and saves the kernels a
-   * subtraction per element (they test sub == 0). A constant group (m2 == 0)
-   * is never folded: its output must be exactly beta. */
-  const double fold_limit = m2 > 0.0 ? 1.0 : -1.0;
-  if (gf && bf) {
-    set_params_f32(gf + c0, bf + c0, c1 - c0, mean, lo, sub, rstd, fold_limit, ps + c0, pk + c0, ph + c0);
-    return;
-  }
-  for (int64_t c = c0; c < c1; ++c) {
-    const double gam = !r->gamma ? 1.0 : gf ? (double)gf[c] : gnk_value_at(r->param_dtype, r->gamma, c);
-    const double beta = !r->beta ? 0.0 : bf ? (double)bf[c] : gnk_value_at(r->param_dtype, r->beta, c);
-    const double scale = rstd * gam;
-    const int fold = fabs(mean * scale) <= fold_limit;
-    pk[c] = f32_scale(scale);
-    ps[c] = fold ? 0.0f : sub;
-    ph[c] = (float)(beta - (fold ? mean : lo) * scale);
+  while (b < e) {
+    const int64_t n = b / r->groups, g = b % r->groups;
+    const int64_t end = e < (n + 1) * r->groups ? e : (n + 1) * r->groups;
+    const gnk_merge_job j = {.part = a->part + b * a->nchunk, .nchunk = a->nchunk, .ngroups = end - b, .D = r->D,
+                             .eps = r->eps, .param_dtype = r->param_dtype, .gamma = r->gamma, .beta = r->beta,
+                             .c0 = g * r->D, .mean = r->mean ? r->mean + b : NULL, .rstd = r->rstd ? r->rstd + b : NULL,
+                             .sub = (float *)a->sub + b * r->D, .scale = (float *)a->scale + b * r->D,
+                             .shift = (float *)a->shift + b * r->D};
+    gnk_merge(&j);
+    b = end;
   }
 }
 
@@ -193,9 +91,7 @@ static void range_of(int64_t total, int64_t parts, int64_t i, int64_t *b, int64_
 
 /* A unit's groups are consecutive in n*G + g order: NHWC unit n*nblk + b
  * holds groups b*unit_groups ... of sample n. */
-static void merge_unit(const run *r, int64_t u) {
-  for (int64_t g = 0; g < r->unit_groups; ++g) merge_group(r, u * r->unit_groups + g);
-}
+static void merge_unit(const run *r, int64_t u) { merge_groups(r, u * r->unit_groups, (u + 1) * r->unit_groups); }
 
 static void run_unit(const run *r, int64_t u) {
   const int64_t i0 = u * r->unit_items, i1 = i0 + r->unit_items;
@@ -254,7 +150,7 @@ static void task(void *ctx, int64_t i) {
   case 0: range_of(r->items, r->parts, i, &b, &e); r->fns->stats(&r->a, b, e); break;
   case 1:
     range_of(r->a.n * r->groups, r->parts, i, &b, &e);
-    for (int64_t ng = b; ng < e; ++ng) merge_group(r, ng);
+    merge_groups(r, b, e);
     break;
   case 2: range_of(r->items, r->parts, i, &b, &e); r->fns->apply(&r->a, b, e); break;
   default:
@@ -293,7 +189,6 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   if (block < 0) return gnk_fail(GNK_ERR_NO_KERNEL, "kernel %s cannot run this problem", cfg->kernel->info.name);
   if (N == 0 || C == 0) return GNK_OK;
   if (S == 0) return gnk_empty_stats(mean, rstd, N * G, NAN); /* empty groups: like PyTorch */
-  pthread_once(&set_params_once, set_params_choose);
   run r;
   memset(&r, 0, sizeof r);
   r.fns = cfg->kernel->fns;

@@ -148,6 +148,26 @@ typedef struct gnk_exec_cfg {
   void *parallel_for_ctx;
 } gnk_exec_cfg;
 
+/* ---- the merge of partial statistics (merge.c) ---- */
+/* A run of consecutive groups of one sample: their partials [group][nchunk],
+ * their D channels each, consecutive from channel c0 of gamma and beta. */
+typedef struct gnk_merge_job {
+  const gnk_partial *part;
+  int64_t nchunk, ngroups, D;
+  double eps;
+  gnk_dtype param_dtype;
+  const void *gamma, *beta;   /* the whole [C] arrays; NULL: 1 and 0 */
+  int64_t c0;                 /* the run's first channel in them */
+  float *mean, *rstd;         /* the run's first group's, or NULL: not wanted */
+  float *sub, *scale, *shift; /* the run's first channel's apply parameters */
+} gnk_merge_job;
+/* Each group's mean and rstd (Chan's formula in double, chunk order) and
+ * the apply parameters of its channels; the same bits on every ISA. */
+void gnk_merge(const gnk_merge_job *j);
+/* For the test that both copies give the same bits: f32 gamma and beta, by
+ * the portable copy (wide 0) or the AVX-512 one (wide 1; returns 0 where it
+ * cannot run). */
+int gnk_merge_copy(int wide, const gnk_merge_job *j);
 /* The apply parameters of n channels with f32 gamma/beta, by the portable
  * copy (wide 0) or the AVX-512 one (wide 1; returns 0 where it cannot run):
  * for the test that both give the same bits. */

@@ -394,3 +394,93 @@ Test(numerics, apply_parameters_same_bits_on_every_isa) {
     cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
   }
 }
+
+/* Same bits, or both NaN (a NaN's payload is not part of the result). */
+static int same_or_both_nan(const float *a, const float *b, int64_t n, int64_t *at) {
+  for (int64_t i = 0; i < n; ++i)
+    if (memcmp(&a[i], &b[i], sizeof(float)) && !(isnan(a[i]) && isnan(b[i]))) {
+      *at = i;
+      return 0;
+    }
+  return 1;
+}
+
+/* The merge (group mean and rstd by Chan's formula, then every channel's
+ * apply parameters) has a portable copy and, on AVX-512 CPUs, one that
+ * merges eight groups a vector for groups under 16 channels and group by
+ * group otherwise: all must give the same bits. Group widths around the
+ * vector's 8 and the 16 switch, group counts around the batches of 8 and the
+ * 4 switch, 1-5 chunks; partials with means near and far from zero (folded
+ * and not), constant groups (m2 0, with eps 1e-300: rstd 1e150, the scale's
+ * clamp), a NaN and an Inf partial, gamma with zeros and both signs; with
+ * eps 0, constant groups get an infinite rstd and group 0 sits exactly on
+ * the fold limit (mean 2, variance 4, gamma 1: |mean * scale| = 1). */
+Test(numerics, merge_same_bits_on_every_isa) {
+  static const int64_t Ds[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 40};
+  static const int64_t Gs[] = {1, 3, 4, 7, 8, 9, 17, 33};
+  rng r;
+  rng_seed(&r, 2026);
+  int compared = 0;
+  for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; ++di)
+    for (size_t gi = 0; gi < sizeof Gs / sizeof Gs[0]; ++gi)
+      for (int64_t nchunk = 1; nchunk <= 5; nchunk += 2)
+        for (int special = 0; special < 3; ++special) {
+          const int64_t D = Ds[di], G = Gs[gi], C = D * G, c0 = 3;
+          gnk_partial *part = malloc((size_t)(G * nchunk) * sizeof *part);
+          float *gam = malloc((size_t)(C + c0) * sizeof *gam), *bet = malloc((size_t)(C + c0) * sizeof *bet);
+          float *out[2][5];
+          for (int w = 0; w < 2; ++w)
+            for (int k = 0; k < 5; ++k) out[w][k] = calloc((size_t)C, sizeof(float));
+          for (int64_t g = 0; g < G; ++g)
+            for (int64_t k = 0; k < nchunk; ++k) {
+              gnk_partial *p = &part[g * nchunk + k];
+              const double center = g % 3 == 0 ? 1e4 : g % 3 == 1 ? -0.3 : 2.5e-3;
+              p->count = (double)(1 + rng_u64(&r) % 97);
+              p->mean = center + rng_normal(&r);
+              p->m2 = p->count * rng_uniform(&r) * (g % 5 == 2 ? 1e-6 : 3.0);
+              if (g % 4 == 1) { /* a constant group: every chunk the same value */
+                p->mean = center;
+                p->m2 = 0.0;
+              }
+            }
+          if (special == 1 && G > 2) {
+            part[1 * nchunk].mean = NAN;
+            part[2 * nchunk + nchunk - 1].m2 = INFINITY;
+          }
+          fill_uniform(&r, gam, C + c0, -2.0, 2.0);
+          fill_uniform(&r, bet, C + c0, -1.0, 1.0);
+          gam[c0 + C / 2] = 0.0f;
+          if (special == 2) {
+            for (int64_t k = 0; k < nchunk; ++k) part[k] = (gnk_partial){.mean = 2.0, .m2 = 16.0, .count = 4.0};
+            gam[c0] = 1.0f;
+          }
+          for (int w = 0; w < 2; ++w) {
+            const gnk_merge_job j = {.part = part, .nchunk = nchunk, .ngroups = G, .D = D,
+                                     .eps = special == 2 ? 0.0 : special ? 1e-300 : 1e-5,
+                                     .param_dtype = GNK_DTYPE_F32,
+                                     .gamma = gam, .beta = bet, .c0 = c0, .mean = out[w][3], .rstd = out[w][4],
+                                     .sub = out[w][0], .scale = out[w][1], .shift = out[w][2]};
+            if (!gnk_merge_copy(w, &j)) goto skip;
+          }
+          for (int k = 0; k < 5; ++k) {
+            int64_t at = 0;
+            cr_assert(same_or_both_nan(out[0][k], out[1][k], k < 3 ? C : G, &at),
+                      "merge output %d (sub scale shift mean rstd) of %lld groups of %lld over %lld chunks%s: "
+                      "the AVX-512 copy differs at %lld (%a against %a)",
+                      k, (long long)G, (long long)D, (long long)nchunk,
+                      special == 2 ? ", eps 0" : special ? ", NaN/Inf partials" : "",
+                      (long long)at, (double)out[0][k][at], (double)out[1][k][at]);
+          }
+          ++compared;
+        skip:
+          for (int w = 0; w < 2; ++w)
+            for (int k = 0; k < 5; ++k) free(out[w][k]);
+          free(part);
+          free(gam);
+          free(bet);
+        }
+  if (!compared) {
+    fprintf(stderr, "SKIPPED numerics::merge_same_bits_on_every_isa: no AVX-512 here, one copy only\n");
+    cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
+  }
+}

@@ -111,14 +111,14 @@ static float xin[NV * GNK_VL] __attribute__((aligned(64))), yout[NV * GNK_VL] __
     for (int r = 0; r < 400; ++r) {                                                      \
       const double t0 = now_s();                                                         \
       for (int w = 0; w < SWEEPS; ++w) {                                                 \
-      for (int i = 0; i < NV * GNK_VL; i += 4 * GNK_VL) {                                \
-        vf z0 = v_fma(v_load(xin + i), k, h), z1 = v_fma(v_load(xin + i + GNK_VL), k, h), \
-           z2 = v_fma(v_load(xin + i + 2 * GNK_VL), k, h), z3 = v_fma(v_load(xin + i + 3 * GNK_VL), k, h); \
-        STEP;                                                                            \
-        v_store(yout + i, z0), v_store(yout + i + GNK_VL, z1);                           \
-        v_store(yout + i + 2 * GNK_VL, z2), v_store(yout + i + 3 * GNK_VL, z3);          \
-      }                                                                                  \
-      __asm__ volatile("" ::"r"(yout) : "memory"); /* each sweep's stores happen */      \
+        for (int i = 0; i < NV * GNK_VL; i += 4 * GNK_VL) {                              \
+          vf z0 = v_fma(v_load(xin + i), k, h), z1 = v_fma(v_load(xin + i + GNK_VL), k, h), \
+             z2 = v_fma(v_load(xin + i + 2 * GNK_VL), k, h), z3 = v_fma(v_load(xin + i + 3 * GNK_VL), k, h); \
+          STEP;                                                                          \
+          v_store(yout + i, z0), v_store(yout + i + GNK_VL, z1);                         \
+          v_store(yout + i + 2 * GNK_VL, z2), v_store(yout + i + 3 * GNK_VL, z3);        \
+        }                                                                                \
+        __asm__ volatile("" ::"r"(yout) : "memory"); /* each sweep's stores happen */    \
       }                                                                                  \
       const double t = now_s() - t0;                                                     \
       __asm__ volatile("" ::"r"(yout) : "memory");                                       \

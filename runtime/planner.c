@@ -114,18 +114,24 @@ static gnk_split estimate_split(const gnk_desc *d, int threads) {
 }
 
 /* Heuristic rank of a candidate, from what GNK_MEASURE picked most often on
- * the SD 1.5 workloads: highest ISA; specialized before generic; for
- * channels-last the row-order apply; streaming stores once the tensor is
- * larger than L2 can keep (y then leaves the cache anyway; below that the
- * next layer would read y from cache), regular stores otherwise; for GN+SiLU
- * the SiLU form the CPU prefers (gnk_cpu_silu_div: the *_div kernels on AMD);
- * unroll 4.
+ * the SD 1.5 workloads: highest ISA; no streaming stores on a tensor L2
+ * holds; specialized before generic; for channels-last the row-order apply;
+ * streaming stores once the tensor is larger than L2 can keep (y then leaves
+ * the cache anyway; below that the next layer would read y from cache),
+ * regular stores otherwise; for GN+SiLU the SiLU form the CPU prefers
+ * (gnk_cpu_silu_div: the *_div kernels on AMD); unroll 4.
+ * The second rule outranks specialization because some specialized kernels
+ * exist only with streaming stores (the channels-last block kernels, which
+ * also match a problem whose whole row is one block): estimate took
+ * gnk_f32_nhwc_gn_g4c64__avx512_u4_nt_row for the 1 MiB 4096x64 g4 and ran
+ * 2.0x the generic kernel's time (Intel VM, 2026-12-03: 1040-1059 against
+ * 513-523 us, five alternating gnk-run --estimate of both builds).
  * Higher is better. */
 static long estimate_rank(const gnk_kernel_info *k, int big) {
   const int row = strstr(k->name, "_row") != NULL, nt = streams_y(k);
   const int div = strstr(k->name, "_div") != NULL; /* the SiLU form this CPU prefers, see gnk_cpu_silu_div */
-  return (long)k->isa * 1000000 + (k->groups != 0) * 100000 + row * 10000 + (nt == big) * 1000 +
-         (div == gnk_cpu_silu_div()) * 100 + k->unroll;
+  return (long)k->isa * 1000000 + !(nt && !big) * 200000 + (k->groups != 0) * 100000 + row * 10000 +
+         (nt == big) * 1000 + (div == gnk_cpu_silu_div()) * 100 + k->unroll;
 }
 
 /* Estimate mode runs channels-last samples over half of L2 in channel blocks

@@ -657,6 +657,37 @@ Test(api, estimate_channel_blocks) {
   }
 }
 
+/* Estimate mode never takes a streaming-store kernel for a tensor L2 holds
+ * (planner.c estimate_rank), even where the only specialized kernels of the
+ * shape stream: 4096x64 g4 matched the channels-last block kernel g4c64,
+ * listed only with streaming stores, and ran 2.0x the generic kernel's time.
+ * The generic kernels never stream, so a regular-store candidate always
+ * exists. A 2 MiB L2 for every case; the last one (8 MiB) must stream where
+ * a streaming kernel is listed for it. */
+Test(api, estimate_streams_only_beyond_l2) {
+  static const struct { gnk_layout layout; gnk_act act; int64_t n, c, s, g; int big; } cases[] = {
+      {GNK_LAYOUT_NCHW, GNK_ACT_NONE, 4096, 64, 1, 4, 0},   /* one position: runs channels-last */
+      {GNK_LAYOUT_NHWC, GNK_ACT_NONE, 4096, 64, 1, 4, 0},
+      {GNK_LAYOUT_NHWC, GNK_ACT_SILU, 2, 1280, 64, 32, 0},
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 1280, 64, 32, 0},
+      {GNK_LAYOUT_NHWC, GNK_ACT_RELU, 1, 64, 3136, 32, 0},
+      {GNK_LAYOUT_NCHW, GNK_ACT_SILU, 2, 320, 4096, 32, 1}, /* 10 MiB */
+  };
+  gnk_cpu_set_caches((size_t)2 << 20, 0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    gnk_desc d = make_desc(cases[i].layout, cases[i].act, cases[i].n, cases[i].c, cases[i].s, cases[i].g);
+    gnk_plan_options o = {GNK_ESTIMATE | GNK_NO_CACHE, 1, NULL, NULL};
+    gnk_plan *p = NULL;
+    cr_assert_eq(gnk_plan_create_ex(&p, &d, &o), GNK_OK, "%s", gnk_last_error());
+    const char *k = gnk_plan_kernel_name(p);
+    const int nt = strstr(k, "_nt") != NULL;
+    if (!cases[i].big) cr_expect(!nt, "%s (L2 holds it): estimate took the streaming-store %s", desc_str(&d), k);
+    else if (gnk_cpu_isa() >= GNK_ISA_AVX2 && gnk_cpu_isa() <= GNK_ISA_AVX512_BF16)
+      cr_expect(nt, "%s (beyond L2): estimate took the regular-store %s", desc_str(&d), k);
+    gnk_plan_destroy(p);
+  }
+}
+
 /* ---- cache sizes (gnk_cpu_cache_bytes) ---- */
 /* What Linux says of cpu0's level-`level` data/unified cache, or 0. */
 static size_t sysfs_cache(int level) {

@@ -93,20 +93,37 @@ static void set_params_base(const float *restrict gam, const float *restrict bet
   set_params_body(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
 }
 
-/* The portable merge of f32-parameter groups: group by group. */
-static void merge_f32_base(const gnk_merge_job *j) {
+typedef void (*set_params_fn)(const float *restrict, const float *restrict, int64_t, double, double, float, double,
+                              double, float *restrict, float *restrict, float *restrict);
+
+/* One group's merged values, as its channels' parameters need them. */
+typedef struct group_vals {
+  double mean, lo, rstd, fold_limit;
+  float sub;
+} group_vals;
+
+/* Group g of the job merged, its mean and rstd stored where they are wanted. */
+static inline group_vals merge_one(const gnk_merge_job *j, int64_t g) {
+  double mean, m2, rstd;
+  group_stats(j->part + g * j->nchunk, j->nchunk, j->eps, &mean, &m2, &rstd);
+  if (j->mean) j->mean[g] = (float)mean;
+  if (j->rstd) j->rstd[g] = (float)rstd;
+  const float sub = (float)mean;
+  return (group_vals){.mean = mean, .lo = mean - (double)sub, .rstd = rstd, .fold_limit = fold_limit_of(m2), .sub = sub};
+}
+
+/* f32 gamma and beta, group by group: each merged, then its channels set. */
+static inline __attribute__((always_inline)) void merge_each(const gnk_merge_job *j, set_params_fn set) {
   const float *gam = (const float *)j->gamma + j->c0, *bet = (const float *)j->beta + j->c0;
   for (int64_t g = 0; g < j->ngroups; ++g) {
-    double mean, m2, rstd;
-    group_stats(j->part + g * j->nchunk, j->nchunk, j->eps, &mean, &m2, &rstd);
-    if (j->mean) j->mean[g] = (float)mean;
-    if (j->rstd) j->rstd[g] = (float)rstd;
-    const float sub = (float)mean;
+    const group_vals v = merge_one(j, g);
     const int64_t c = g * j->D;
-    set_params_base(gam + c, bet + c, j->D, mean, mean - (double)sub, sub, rstd, fold_limit_of(m2), j->sub + c,
-                    j->scale + c, j->shift + c);
+    set(gam + c, bet + c, j->D, v.mean, v.lo, v.sub, v.rstd, v.fold_limit, j->sub + c, j->scale + c, j->shift + c);
   }
 }
+
+/* The portable merge of f32-parameter groups. */
+static void merge_f32_base(const gnk_merge_job *j) { merge_each(j, set_params_base); }
 
 #if defined(__x86_64__)
 #define GNK_MERGE_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
@@ -144,20 +161,11 @@ GNK_MERGE_AVX512 static inline __m256 f32_scale8(__m512d scale) {
  * step). 1x2048 g512 (D 4): 9.3 -> 2.3 us per merge; 32 groups of 10 over
  * 16 chunks: 2.3 -> 0.9 us (scratch loop of gnk_merge_copy, 2026-12-03). */
 GNK_MERGE_AVX512 static void merge_f32_avx512(const gnk_merge_job *j) {
-  const float *gam = (const float *)j->gamma + j->c0, *bet = (const float *)j->beta + j->c0;
   if (j->D >= 16 || j->ngroups < 4) {
-    for (int64_t g = 0; g < j->ngroups; ++g) {
-      double mean, m2, rstd;
-      group_stats(j->part + g * j->nchunk, j->nchunk, j->eps, &mean, &m2, &rstd);
-      if (j->mean) j->mean[g] = (float)mean;
-      if (j->rstd) j->rstd[g] = (float)rstd;
-      const float sub = (float)mean;
-      const int64_t c = g * j->D;
-      set_params_avx512(gam + c, bet + c, j->D, mean, mean - (double)sub, sub, rstd, fold_limit_of(m2), j->sub + c,
-                        j->scale + c, j->shift + c);
-    }
+    merge_each(j, set_params_avx512);
     return;
   }
+  const float *gam = (const float *)j->gamma + j->c0, *bet = (const float *)j->beta + j->c0;
   const double *pd = (const double *)j->part;
   const int64_t D = j->D, stride = 3 * j->nchunk;
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
@@ -229,28 +237,22 @@ GNK_MERGE_AVX512 static void merge_f32_avx512(const gnk_merge_job *j) {
 static int have_avx512(void) { return gnk_cpu_isa() >= GNK_ISA_AVX512 && gnk_cpu_isa() <= GNK_ISA_AVX512_BF16; }
 #endif
 
-/* Any other parameters (16-bit, or gamma / beta absent): group by group,
- * channel by channel, the same arithmetic as set_params_body. */
+/* Any other parameters (16-bit, or gamma / beta absent): a group's values
+ * converted to f32 (exactly: f16 and bf16 are subsets of f32), 1 and 0 where
+ * absent, a block at a time, then set_params_base, so that one definition of
+ * the arithmetic serves every parameter type. */
 static void merge_general(const gnk_merge_job *j) {
-  const int f32p = j->param_dtype == GNK_DTYPE_F32;
+  enum { BLOCK = 256 };
+  float gam[BLOCK], bet[BLOCK];
   for (int64_t g = 0; g < j->ngroups; ++g) {
-    double mean, m2, rstd;
-    group_stats(j->part + g * j->nchunk, j->nchunk, j->eps, &mean, &m2, &rstd);
-    if (j->mean) j->mean[g] = (float)mean;
-    if (j->rstd) j->rstd[g] = (float)rstd;
-    const float sub = (float)mean;
-    const double lo = mean - (double)sub, fold_limit = fold_limit_of(m2);
-    for (int64_t i = 0; i < j->D; ++i) {
-      const int64_t c = g * j->D + i, pc = j->c0 + c;
-      const double gam = !j->gamma ? 1.0 : f32p ? (double)((const float *)j->gamma)[pc]
-                                                : gnk_value_at(j->param_dtype, j->gamma, pc);
-      const double beta = !j->beta ? 0.0 : f32p ? (double)((const float *)j->beta)[pc]
-                                                : gnk_value_at(j->param_dtype, j->beta, pc);
-      const double scale = rstd * gam;
-      const int fold = fabs(mean * scale) <= fold_limit;
-      j->scale[c] = f32_scale(scale);
-      j->sub[c] = fold ? 0.0f : sub;
-      j->shift[c] = (float)(beta - (fold ? mean : lo) * scale);
+    const group_vals v = merge_one(j, g);
+    for (int64_t i0 = 0; i0 < j->D; i0 += BLOCK) {
+      const int64_t w = j->D - i0 < BLOCK ? j->D - i0 : BLOCK, c = g * j->D + i0;
+      for (int64_t i = 0; i < w; ++i) {
+        gam[i] = j->gamma ? (float)gnk_value_at(j->param_dtype, j->gamma, j->c0 + c + i) : 1.0f;
+        bet[i] = j->beta ? (float)gnk_value_at(j->param_dtype, j->beta, j->c0 + c + i) : 0.0f;
+      }
+      set_params_base(gam, bet, w, v.mean, v.lo, v.sub, v.rstd, v.fold_limit, j->sub + c, j->scale + c, j->shift + c);
     }
   }
 }

@@ -484,3 +484,67 @@ Test(numerics, merge_same_bits_on_every_isa) {
     cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
   }
 }
+
+/* 16-bit gamma / beta (with 16-bit data: the only pairing the API takes),
+ * and absent ones, go through the merge's general path (converted to f32,
+ * exactly, then the f32 arithmetic); f32 ones through the f32 path (the
+ * AVX-512 copy where it runs). Both must give the same bits for the same
+ * values: bf16 / f16 parameters against their f32 values on the same data,
+ * and NULL gamma / beta against arrays of ones / zeros. Both layouts, group
+ * widths 4 (the vector merge), 8, 16 and 40, one position and more. */
+Test(numerics, parameter_types_give_the_bits_of_their_f32_values) {
+  static const struct { gnk_layout layout; int64_t n, c, s, g; } cases[] = {
+      {GNK_LAYOUT_NCHW, 3, 64, 1, 16},  {GNK_LAYOUT_NHWC, 2, 64, 37, 16}, {GNK_LAYOUT_NCHW, 2, 64, 37, 4},
+      {GNK_LAYOUT_NHWC, 2, 320, 9, 8},  {GNK_LAYOUT_NCHW, 5, 320, 1, 80},
+  };
+  static const gnk_dtype types[] = {GNK_DTYPE_BF16, GNK_DTYPE_F16, GNK_DTYPE_F32}; /* f32: parameters absent */
+  static const char *names[] = {"bf16", "f16", "absent"};
+  rng r;
+  rng_seed(&r, 77);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+    for (int pt = 0; pt < 3; ++pt) {
+      gnk_desc d = make_desc(cases[i].layout, GNK_ACT_SILU, cases[i].n, cases[i].c, cases[i].s, cases[i].g);
+      d.dtype = types[pt];
+      const int64_t total = desc_numel(&d), C = d.c, NG = d.n * d.groups;
+      tbuf x = tbuf_new_t(d.dtype, total, 0), y[2];
+      fill_uniform_t(&r, d.dtype, x.v, total, -3.0, 4.0);
+      float *g32 = malloc((size_t)C * sizeof *g32), *b32 = malloc((size_t)C * sizeof *b32), *st[2][2];
+      uint16_t *g16 = malloc((size_t)C * sizeof *g16), *b16 = malloc((size_t)C * sizeof *b16);
+      for (int64_t c = 0; c < C; ++c) {
+        const float gv = (float)(rng_uniform(&r) * 3.0 - 1.0), bv = (float)(rng_uniform(&r) - 0.5);
+        g16[c] = pt == 1 ? gnk_f32_to_f16(gv) : gnk_f32_to_bf16(gv);
+        b16[c] = pt == 1 ? gnk_f32_to_f16(bv) : gnk_f32_to_bf16(bv);
+        g32[c] = pt == 2 ? 1.0f : pt == 1 ? gnk_f16_to_f32(g16[c]) : gnk_bf16_to_f32(g16[c]);
+        b32[c] = pt == 2 ? 0.0f : pt == 1 ? gnk_f16_to_f32(b16[c]) : gnk_bf16_to_f32(b16[c]);
+      }
+      for (int v = 0; v < 2; ++v) {
+        y[v] = tbuf_new_t(d.dtype, total, 0);
+        st[v][0] = malloc((size_t)NG * sizeof(float));
+        st[v][1] = malloc((size_t)NG * sizeof(float));
+        gnk_desc dv = d;
+        if (v == 1 && pt < 2) dv.param_dtype = d.dtype;
+        gnk_plan *p = NULL;
+        cr_assert_eq(gnk_plan_create(&p, &dv, GNK_ESTIMATE), GNK_OK, "%s", gnk_last_error());
+        const void *gam = v == 0 ? (const void *)g32 : pt == 2 ? NULL : (const void *)g16;
+        const void *bet = v == 0 ? (const void *)b32 : pt == 2 ? NULL : (const void *)b16;
+        cr_assert_eq(gnk_execute_stats(p, x.v, y[v].v, gam, bet, st[v][0], st[v][1]), GNK_OK, "%s",
+                     gnk_last_error());
+        gnk_plan_destroy(p);
+      }
+      cr_assert(!memcmp(y[0].v, y[1].v, (size_t)total * gnk_dtype_size(d.dtype)),
+                "%s, %s parameters: y differs from that of their f32 values", desc_str(&d), names[pt]);
+      cr_assert(!memcmp(st[0][0], st[1][0], (size_t)NG * sizeof(float)) &&
+                    !memcmp(st[0][1], st[1][1], (size_t)NG * sizeof(float)),
+                "%s, %s parameters: mean / rstd differ", desc_str(&d), names[pt]);
+      for (int v = 0; v < 2; ++v) {
+        tbuf_free(&y[v]);
+        free(st[v][0]);
+        free(st[v][1]);
+      }
+      tbuf_free(&x);
+      free(g32);
+      free(b32);
+      free(g16);
+      free(b16);
+    }
+}

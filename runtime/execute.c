@@ -49,8 +49,7 @@ static void *ws_get(size_t size) {
 typedef struct run {
   gnk_kargs a;
   const gnk_kernel_fns *fns;
-  gnk_layout layout;
-  int64_t C, groups, D; /* the whole problem's (a.c and a.groups are a channel block's) */
+  int64_t groups, D; /* the whole problem's (a.c and a.groups are a channel block's) */
   double eps;
   const void *gamma, *beta;
   gnk_dtype param_dtype;
@@ -192,8 +191,6 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   run r;
   memset(&r, 0, sizeof r);
   r.fns = cfg->kernel->fns;
-  r.layout = d->layout;
-  r.C = C;
   r.groups = G;
   r.D = C / G;
   r.eps = d->eps;

@@ -62,6 +62,19 @@ typedef struct run {
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
   int pipeline;        /* phase 3: u+1's stats between u's apply chunks (run_units_pipelined) */
   int fused;           /* phase 3: ... in one loop (run_units_fused) */
+  /* Phase 3, units and fused: a unit over half of L2 is read twice (its
+   * statistics, then its apply), and the first pass leaves only its last
+   * chunks in L2. Each pass that follows one over the same unit then walks
+   * its chunks in the opposite direction, starting where the previous pass
+   * ended: units, every apply backwards; fused, the apply of u with the
+   * statistics of u+1 backwards, the next one forwards, and so on. Items'
+   * partials do not depend on when they are computed: the same bits. Intel
+   * VM (2 MiB L2), one thread, A/B in alternating processes, 3 rounds:
+   * NHWC 2x320x64x64 GN 1130 -> 1033 us, GN+SiLU 1100 -> 1040,
+   * 4x320x64x64 GN+SiLU 2236 -> 2144, 2x640x64x64 2303 -> 2231; NCHW
+   * groups in L2 (unchanged here, as units they prefetch their successor)
+   * were 0-4% slower walked backwards. */
+  int backward;
 } run;
 
 /* Merge the partials of groups [b, e) of n*G + g order and set the apply
@@ -96,7 +109,10 @@ static void run_unit(const run *r, int64_t u) {
   const int64_t i0 = u * r->unit_items, i1 = i0 + r->unit_items;
   r->fns->stats(&r->a, i0, i1);
   merge_unit(r, u);
-  r->fns->apply(&r->a, i0, i1);
+  if (r->backward) /* from the end its statistics left in L2 (see run.backward) */
+    for (int64_t i = i1 - 1; i >= i0; --i) r->fns->apply(&r->a, i, i + 1);
+  else
+    r->fns->apply(&r->a, i0, i1);
 }
 
 /* The pipeline schedule: while unit u is applied chunk by chunk, the
@@ -128,17 +144,20 @@ static void run_units_pipelined(const run *r, int64_t b, int64_t e) {
  * group, NHWC sample) are computed chunk by chunk inside the normalization
  * loop of unit u (see the templates' fused()), so every x is read from memory
  * once, during the arithmetic of the unit before it. The first unit of the range has its
- * statistics computed alone; the bits are those of run_unit. */
+ * statistics computed alone; the bits are those of run_unit. Units over half
+ * of L2 alternate direction (run.backward). */
 static void run_units_fused(const run *r, int64_t b, int64_t e) {
   const int64_t K = r->unit_items;
   r->fns->stats(&r->a, b * K, b * K + K);
   for (int64_t u = b; u < e; ++u) {
     merge_unit(r, u);
     const int64_t i0 = u * K;
-    if (u + 1 < e)
-      for (int64_t k = 0; k < K; ++k) r->fns->fused(&r->a, i0 + k, i0 + K + k);
-    else
-      r->fns->apply(&r->a, i0, i0 + K);
+    const int back = r->backward && (u - b) % 2 == 0; /* u's statistics ran forward */
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t k = back ? K - 1 - j : j;
+      if (u + 1 < e) r->fns->fused(&r->a, i0 + k, i0 + K + k);
+      else r->fns->apply(&r->a, i0 + k, i0 + k + 1);
+    }
   }
 }
 
@@ -260,6 +279,9 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
     r.pipeline = cfg->split == GNK_SPLIT_PIPELINE;
     r.fused = cfg->split == GNK_SPLIT_FUSED && r.fns->fused != NULL;
     a->prefetch_next = r.pipeline ? GNK_PREFETCH_NONE : gnk_prefetch_kind(d->layout, group_bytes, xbytes);
+    const size_t unit_bytes =
+        d->layout == GNK_LAYOUT_NCHW ? group_bytes : (size_t)(S * a->c) * gnk_dtype_size(d->dtype); /* NHWC: a block */
+    r.backward = gnk_walk_backward(cfg->split, r.unit_items, unit_bytes);
     return parallel(cfg, &r, 3, r.units);
   }
   gnk_status st = parallel(cfg, &r, 0, r.items);

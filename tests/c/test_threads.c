@@ -238,6 +238,66 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
   cr_assert_gt(kernels_run, 0, "no kernel ran");
 }
 
+/* ---- units over half of L2: passes alternate direction (execute.c run.backward) ---- */
+/* With L2 taken as 16 KiB (gnk_l2_unit_bytes() 8 KiB) every unit of these
+ * shapes walks backwards on the pass after the one that read it forwards:
+ * three units of two chunks each (NCHW groups of ~5000 values, NHWC samples
+ * of 520 rows), so the fused schedule runs backwards, forwards, then the last
+ * apply backwards. Every kernel (NHWC: generic ones and those baked for at
+ * most 512 channels, for time) must give the bits of the forward walk (the
+ * units split on one thread with the detected L2, 2 MiB or so; the shapes
+ * then stay under its half), which match the reference. */
+Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
+  int kernels_run = 0;
+  for (int ki = 0; ki < gnk_registry_count(); ++ki) {
+    const gnk_kernel *k = gnk_registry_get(ki);
+    if (!gnk_kernel_supported(ki) || (k->info.layout == GNK_LAYOUT_NHWC && k->info.channels > 512)) continue;
+    const int64_t C = k->info.channels ? k->info.channels : 8, G = k->info.groups ? k->info.groups : 4, D = C / G;
+    const int64_t S = k->info.layout == GNK_LAYOUT_NCHW ? 5000 / D + 1 : 520;
+    gnk_desc d = make_desc(k->info.layout, k->info.act, 3, C, S, G);
+    d.dtype = k->info.dtype;
+    if (!gnk_kernel_matches(k, &d)) continue;
+    const int64_t total = desc_numel(&d);
+    const size_t es = dtype_size(d.dtype);
+    const size_t unit_bytes = (size_t)(k->info.layout == GNK_LAYOUT_NCHW ? D * S : C * S) * es;
+    const int64_t unit_items = k->info.layout == GNK_LAYOUT_NCHW ? (D * S + 4095) / 4096 : (S + 511) / 512;
+    cr_assert_eq(unit_items, 2, "%s %s: the shape has %lld chunks per unit, want 2", k->info.name, desc_str(&d),
+                 (long long)unit_items);
+    gnk_cpu_set_caches((size_t)64 << 20, 0); /* the forward walk: every unit under half of L2 */
+    cr_assert(!gnk_walk_backward(GNK_SPLIT_UNITS, unit_items, unit_bytes), "%s: walks backwards with a 64 MiB L2", desc_str(&d));
+    tbuf x = tbuf_new_t(d.dtype, total, 0);
+    float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
+    cr_assert(gamma && beta);
+    rng r;
+    rng_seed(&r, 1300 + (uint64_t)ki);
+    fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
+    fill_uniform(&r, gamma, d.c, 0.5, 1.5);
+    fill_uniform(&r, beta, d.c, -0.5, 0.5);
+    tbuf fwd = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
+    char msg[512];
+    cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, fwd.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
+    gnk_cpu_set_caches((size_t)16 << 10, 0);
+    cr_assert(gnk_walk_backward(GNK_SPLIT_UNITS, unit_items, unit_bytes) &&
+                  gnk_walk_backward(GNK_SPLIT_FUSED, unit_items, unit_bytes),
+              "%s: units of %zu bytes do not walk backwards with a 16 KiB L2", desc_str(&d), unit_bytes);
+    static const struct { gnk_split split; int threads; } runs[] = {
+        {GNK_SPLIT_UNITS, 1}, {GNK_SPLIT_FUSED, 1}, {GNK_SPLIT_FUSED, 2}, {GNK_SPLIT_UNITS, 3}, {GNK_SPLIT_PIPELINE, 1}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
+      tbuf y = run_split(k, &d, &x, gamma, beta, runs[i].split, runs[i].threads, 0);
+      cr_assert(!memcmp(fwd.v, y.v, (size_t)total * es), "%s %s: split %s on %d thread(s) walking backwards changed bits",
+                k->info.name, desc_str(&d), gnk_split_name(runs[i].split), runs[i].threads);
+      tbuf_free(&y);
+    }
+    tbuf_free(&fwd);
+    tbuf_free(&x);
+    free(gamma);
+    free(beta);
+    ++kernels_run;
+  }
+  cr_assert_gt(kernels_run, 0, "no kernel ran");
+  cr_log_info("backward_walk_bitwise_identical: %d kernels", kernels_run);
+}
+
 /* ---- tensors over gnk_stream_bytes(): the NHWC apply prefetches x rows ahead (gnk_kargs.pf_rows) ---- */
 /* The prefetches change no value; this runs that path (the row-order apply
  * of the specialized g32c128 kernels; the generic and block-order ones run

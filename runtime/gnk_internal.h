@@ -101,10 +101,11 @@ static inline int gnk_prefetch_kind(gnk_layout layout, size_t group_bytes, size_
   return tensor_bytes > gnk_l2_bytes() ? GNK_PREFETCH_L2 : GNK_PREFETCH_L1;
 }
 
-/* 1 when the units and fused schedules walk a unit's chunks backwards on
- * the pass after the one that read it forwards (execute.c, run.backward): a
- * unit (NCHW group, NHWC sample or channel block) of unit_bytes over
- * gnk_l2_unit_bytes() in more than one chunk. The pipeline keeps its order
+/* 1 when the units, fused and phases schedules walk a unit's chunks
+ * backwards on the pass after the one that read it forwards (execute.c,
+ * run.backward): a unit (NCHW group, NHWC sample or channel block; phases: a
+ * thread's part of the items) of unit_bytes over gnk_l2_unit_bytes() in more
+ * than one chunk. The pipeline keeps its order
  * (measured no better backwards, execute.c). Changes no value. */
 static inline int gnk_walk_backward(gnk_split split, int64_t unit_items, size_t unit_bytes) {
   return split != GNK_SPLIT_PIPELINE && unit_items > 1 && unit_bytes > gnk_l2_unit_bytes();

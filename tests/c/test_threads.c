@@ -243,10 +243,13 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
  * shapes walks backwards on the pass after the one that read it forwards:
  * three units of two chunks each (NCHW groups of ~5000 values, NHWC samples
  * of 520 rows), so the fused schedule runs backwards, forwards, then the last
- * apply backwards. Every kernel (NHWC: generic ones and those baked for at
+ * apply backwards, and the phases split on 3 threads applies each part (one
+ * unit) backwards. Every kernel (NHWC: generic ones and those baked for at
  * most 512 channels, for time) must give the bits of the forward walk (the
  * units split on one thread with the detected L2, 2 MiB or so; the shapes
  * then stay under its half), which match the reference. */
+static void reverse_for(void *pool, gnk_task_fn task, void *ctx, int64_t count); /* below, caller parallel_for */
+
 Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
   int kernels_run = 0;
   for (int ki = 0; ki < gnk_registry_count(); ++ki) {
@@ -280,12 +283,20 @@ Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
     cr_assert(gnk_walk_backward(GNK_SPLIT_UNITS, unit_items, unit_bytes) &&
                   gnk_walk_backward(GNK_SPLIT_FUSED, unit_items, unit_bytes),
               "%s: units of %zu bytes do not walk backwards with a 16 KiB L2", desc_str(&d), unit_bytes);
-    static const struct { gnk_split split; int threads; } runs[] = {
-        {GNK_SPLIT_UNITS, 1}, {GNK_SPLIT_FUSED, 1}, {GNK_SPLIT_FUSED, 2}, {GNK_SPLIT_UNITS, 3}, {GNK_SPLIT_PIPELINE, 1}};
+    /* phases on 3 threads: 2 items a part, each part one unit; through a caller parallel_for, which
+     * gnk always uses (its own pool runs tensors under 1 MiB on one thread, as units, when it is cold) */
+    cr_assert(gnk_walk_backward(GNK_SPLIT_PHASES, 2, unit_bytes), "%s: phases parts do not walk backwards", desc_str(&d));
+    static const struct { gnk_split split; int threads; int caller; } runs[] = {
+        {GNK_SPLIT_UNITS, 1, 0}, {GNK_SPLIT_FUSED, 1, 0}, {GNK_SPLIT_FUSED, 2, 0}, {GNK_SPLIT_UNITS, 3, 0},
+        {GNK_SPLIT_PIPELINE, 1, 0}, {GNK_SPLIT_PHASES, 3, 1}, {GNK_SPLIT_PHASES, 3, 0}};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
-      tbuf y = run_split(k, &d, &x, gamma, beta, runs[i].split, runs[i].threads, 0);
-      cr_assert(!memcmp(fwd.v, y.v, (size_t)total * es), "%s %s: split %s on %d thread(s) walking backwards changed bits",
-                k->info.name, desc_str(&d), gnk_split_name(runs[i].split), runs[i].threads);
+      tbuf y = tbuf_new_t(d.dtype, total, 0);
+      const gnk_exec_cfg cfg = {k, runs[i].split, runs[i].threads, runs[i].caller ? reverse_for : NULL, NULL};
+      cr_assert_eq(gnk_run(&cfg, &d, x.v, y.v, gamma, beta, NULL, NULL), GNK_OK, "%s: %s", k->info.name, gnk_last_error());
+      cr_assert(tbuf_guards_ok(&y), "%s %s: wrote outside y", k->info.name, desc_str(&d));
+      cr_assert(!memcmp(fwd.v, y.v, (size_t)total * es),
+                "%s %s: split %s on %d thread(s)%s walking backwards changed bits", k->info.name, desc_str(&d),
+                gnk_split_name(runs[i].split), runs[i].threads, runs[i].caller ? " (caller parallel_for)" : "");
       tbuf_free(&y);
     }
     tbuf_free(&fwd);

@@ -62,14 +62,14 @@ typedef struct run {
   int phase;           /* 0 stats, 1 merge, 2 apply, 3 all three per unit */
   int pipeline;        /* phase 3: u+1's stats between u's apply chunks (run_units_pipelined) */
   int fused;           /* phase 3: ... in one loop (run_units_fused) */
-  /* Phase 3, units and fused: a unit over half of L2 is read twice (its
+  /* Units, fused and phases splits: a unit over half of L2 is read twice (its
    * statistics, then its apply), and the first pass leaves only its last
    * chunks in L2. Each pass that follows one over the same unit then walks
    * its chunks in the opposite direction, starting where the previous pass
    * ended: units, every apply backwards; fused, the apply of u with the
    * statistics of u+1 backwards, the next one forwards, and so on; phases,
-   * each thread's part of the apply backwards where it exceeds half of L2. Items'
-   * partials do not depend on when they are computed: the same bits. Intel
+   * each thread's part of the apply backwards where it exceeds half of L2.
+   * Items' partials do not depend on when they are computed: the same bits. Intel
    * VM (2 MiB L2), one thread, A/B in alternating processes, 3 rounds:
    * NHWC 2x320x64x64 GN 1130 -> 1033 us, GN+SiLU 1100 -> 1040,
    * 4x320x64x64 GN+SiLU 2236 -> 2144, 2x640x64x64 2303 -> 2231; NCHW

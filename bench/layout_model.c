@@ -132,8 +132,12 @@ static void nchw_st(int64_t piece) {
 }
 
 /* Channels-last over units of cb channels of one sample: the sums of unit u+1
- * inside the apply of unit u; cb == C is gnk's fused schedule over samples. */
+ * inside the apply of unit u; cb == C is gnk's fused schedule over samples.
+ * cb == -C: the same over samples, each sample's apply (with the next one's
+ * sums inside it) walked opposite to the pass that read it last (nhwc-alt). */
 static void nhwc(int64_t cb) {
+  const int alt = cb < 0;
+  if (alt) cb = -cb;
   const int64_t nb = C / cb, units = N * nb, nv = cb / GNK_VL;
   vf acc[2 * 256];
   for (int64_t j = 0; j < 2 * nv; ++j) acc[j] = v_zero();
@@ -154,54 +158,14 @@ static void nhwc(int64_t cb) {
       acc[j] = v_zero();
     }
     sink = v_hsum(t);
-    for (int64_t p = 0; p < S; ++p) {
+    const int back = alt && u % 2 == 0; /* sample 0's sums ran forward */
+    for (int64_t q = 0; q < S; ++q) {
+      const int64_t p = back ? S - 1 - q : q;
       if (PF && cb < C && p + PF < S)
         for (int64_t j = 0; j < nv; ++j) {
           __builtin_prefetch(xs + (p + PF) * C + j * GNK_VL, 0, 3);
           if (xn) __builtin_prefetch(xn + (p + PF) * C + j * GNK_VL, 0, 3);
         }
-      for (int64_t j = 0; j < nv; ++j) {
-        const int64_t o = p * C + j * GNK_VL;
-        if (xn) {
-          const vf a = v_load(xn + o);
-          acc[j] = v_add(acc[j], a);
-          acc[nv + j] = v_fma(a, a, acc[nv + j]);
-        }
-        v_stream(ys + o, v_fma(v_load(xs + o), v_load(pk + j * GNK_VL), v_load(ph + j * GNK_VL)));
-      }
-    }
-  }
-  v_fence();
-}
-
-/* Channels-last fused over samples as nhwc (cb == C), but each sample's apply
- * (with the next sample's sums inside it) runs in the direction opposite to
- * the pass that last read it: the apply starts at the end of x that the
- * previous pass left in L2 instead of the end it evicted first. */
-static void nhwc_alt(int64_t cb) {
-  (void)cb;
-  const int64_t nv = C / GNK_VL;
-  vf acc[2 * 256];
-  for (int64_t j = 0; j < 2 * nv; ++j) acc[j] = v_zero();
-  for (int64_t p = 0; p < S; ++p)
-    for (int64_t j = 0; j < nv; ++j) {
-      const vf a = v_load(x + p * C + j * GNK_VL);
-      acc[j] = v_add(acc[j], a);
-      acc[nv + j] = v_fma(a, a, acc[nv + j]);
-    }
-  for (int64_t u = 0; u < N; ++u) {
-    const float *xs = x + u * S * C, *pk = par, *ph = par + C;
-    float *ys = y + u * S * C;
-    const float *xn = u + 1 < N ? xs + S * C : NULL;
-    vf t = v_zero();
-    for (int64_t j = 0; j < 2 * nv; ++j) {
-      t = v_add(t, acc[j]);
-      acc[j] = v_zero();
-    }
-    sink = v_hsum(t);
-    const int back = u % 2 == 0; /* sample 0's sums ran forward */
-    for (int64_t q = 0; q < S; ++q) {
-      const int64_t p = back ? S - 1 - q : q;
       for (int64_t j = 0; j < nv; ++j) {
         const int64_t o = p * C + j * GNK_VL;
         if (xn) {
@@ -262,7 +226,7 @@ int main(int argc, char **argv) {
   memset(y3, 0, bytes);
 
   row rows[20] = {{"memcpy", copy, 0}, {"nchw", nchw, 0}, {"nchw-fused", nchw_fused, 0}, {"nhwc", nhwc, C},
-                  {"nhwc-alt", nhwc_alt, C}, {"nchw-st", nchw_st, 0}};
+                  {"nhwc-alt", nhwc, -C}, {"nchw-st", nchw_st, 0}};
   int nrows = 6;
   if ((N * C * S) % 2048 == 0) rows[nrows++] = (row){"pieces-8k", nchw_st, 2048};
   int64_t blocks[13] = {64, 80, 128, 160};

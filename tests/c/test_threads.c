@@ -142,6 +142,30 @@ static tbuf run_split(const gnk_kernel *k, const gnk_desc *d, const tbuf *x, con
   return y;
 }
 
+/* x uniform in [lo, hi) (d's dtype), gamma in [0.5, 1.5), beta in [-0.5, 0.5), from seed. */
+typedef struct inputs {
+  tbuf x;
+  float *gamma, *beta;
+} inputs;
+
+static inputs make_inputs(const gnk_desc *d, uint64_t seed, double lo, double hi) {
+  inputs in = {tbuf_new_t(d->dtype, desc_numel(d), 0), malloc((size_t)d->c * sizeof(float)),
+               malloc((size_t)d->c * sizeof(float))};
+  cr_assert(in.gamma && in.beta);
+  rng r;
+  rng_seed(&r, seed);
+  fill_uniform_t(&r, d->dtype, in.x.v, desc_numel(d), lo, hi);
+  fill_uniform(&r, in.gamma, d->c, 0.5, 1.5);
+  fill_uniform(&r, in.beta, d->c, -0.5, 0.5);
+  return in;
+}
+
+static void free_inputs(inputs *in) {
+  tbuf_free(&in->x);
+  free(in->gamma);
+  free(in->beta);
+}
+
 Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
   int kernels_run = 0;
   for (int l = 0; l < 2; ++l)
@@ -158,15 +182,9 @@ Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
           d.dtype = k->info.dtype;
           if (!gnk_kernel_matches(k, &d)) continue;
           const int64_t total = desc_numel(&d);
-          tbuf x = tbuf_new_t(d.dtype, total, 0);
-          float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
-          cr_assert(gamma && beta);
-          rng r;
-          rng_seed(&r, 70 + s * 8 + (uint64_t)data * 2 + (uint64_t)y_off);
-          if (data) fill_uniform_t(&r, d.dtype, x.v, total, 40.0, 44.0);
-          else fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
-          fill_uniform(&r, gamma, d.c, 0.5, 1.5);
-          fill_uniform(&r, beta, d.c, -0.5, 0.5);
+          inputs in = make_inputs(&d, 70 + s * 8 + (uint64_t)data * 2 + (uint64_t)y_off, data ? 40.0 : -2.0, data ? 44.0 : 3.0); /* data 1: large means (x - sub) */
+          const tbuf x = in.x;
+          const float *gamma = in.gamma, *beta = in.beta;
           tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, y_off);
           char msg[512];
           cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
@@ -181,9 +199,7 @@ Test(threads, fused_schedule_bitwise_identical, .timeout = 120) {
               tbuf_free(&fused);
             }
           tbuf_free(&units);
-          tbuf_free(&x);
-          free(gamma);
-          free(beta);
+          free_inputs(&in);
           ++kernels_run;
         }
       }
@@ -207,14 +223,9 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
       d.dtype = k->info.dtype;
       cr_assert_eq(gnk_block_of(k, &d), k->info.channels, "%s: %s is not run in blocks", k->info.name, desc_str(&d));
       const int64_t total = desc_numel(&d);
-      tbuf x = tbuf_new_t(d.dtype, total, 0);
-      float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
-      cr_assert(gamma && beta);
-      rng r;
-      rng_seed(&r, 500 + (uint64_t)ki * 2 + (uint64_t)sh);
-      fill_uniform_t(&r, d.dtype, x.v, total, sh ? 40.0 : -2.0, sh ? 44.0 : 3.0); /* sh 1: large means (x - sub) */
-      fill_uniform(&r, gamma, d.c, 0.5, 1.5);
-      fill_uniform(&r, beta, d.c, -0.5, 0.5);
+      inputs in = make_inputs(&d, 500 + (uint64_t)ki * 2 + (uint64_t)sh, sh ? 40.0 : -2.0, sh ? 44.0 : 3.0); /* sh 1: large means (x - sub) */
+      const tbuf x = in.x;
+      const float *gamma = in.gamma, *beta = in.beta;
       tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
       char msg[512];
       cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
@@ -229,9 +240,7 @@ Test(threads, channel_blocks_bitwise_identical, .timeout = 240) {
         tbuf_free(&y);
       }
       tbuf_free(&units);
-      tbuf_free(&x);
-      free(gamma);
-      free(beta);
+      free_inputs(&in);
       ++kernels_run;
     }
   }
@@ -268,14 +277,9 @@ Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
                  (long long)unit_items);
     gnk_cpu_set_caches((size_t)64 << 20, 0); /* the forward walk: every unit under half of L2 */
     cr_assert(!gnk_walk_backward(GNK_SPLIT_UNITS, unit_items, unit_bytes), "%s: walks backwards with a 64 MiB L2", desc_str(&d));
-    tbuf x = tbuf_new_t(d.dtype, total, 0);
-    float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
-    cr_assert(gamma && beta);
-    rng r;
-    rng_seed(&r, 1300 + (uint64_t)ki);
-    fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
-    fill_uniform(&r, gamma, d.c, 0.5, 1.5);
-    fill_uniform(&r, beta, d.c, -0.5, 0.5);
+    inputs in = make_inputs(&d, 1300 + (uint64_t)ki, -2.0, 3.0);
+    const tbuf x = in.x;
+    const float *gamma = in.gamma, *beta = in.beta;
     tbuf fwd = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
     char msg[512];
     cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, fwd.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
@@ -300,9 +304,7 @@ Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
       tbuf_free(&y);
     }
     tbuf_free(&fwd);
-    tbuf_free(&x);
-    free(gamma);
-    free(beta);
+    free_inputs(&in);
     ++kernels_run;
   }
   cr_assert_gt(kernels_run, 0, "no kernel ran");
@@ -317,14 +319,9 @@ Test(threads, streamed_nhwc_prefetch_path, .timeout = 240) {
   gnk_desc d = make_desc(GNK_LAYOUT_NHWC, GNK_ACT_SILU, 1, 128, 32800, 32); /* 16.8 MB > 16 MiB */
   const int64_t total = desc_numel(&d);
   cr_assert_gt((size_t)total * sizeof(float), gnk_stream_bytes()); /* at most 16 MiB on every machine */
-  tbuf x = tbuf_new_t(d.dtype, total, 0);
-  float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
-  cr_assert(gamma && beta);
-  rng r;
-  rng_seed(&r, 4242);
-  fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
-  fill_uniform(&r, gamma, d.c, 0.5, 1.5);
-  fill_uniform(&r, beta, d.c, -0.5, 0.5);
+  inputs in = make_inputs(&d, 4242, -2.0, 3.0);
+  const tbuf x = in.x;
+  const float *gamma = in.gamma, *beta = in.beta;
   int kernels_run = 0;
   for (int ki = 0; ki < gnk_registry_count(); ++ki) {
     const gnk_kernel *k = gnk_registry_get(ki);
@@ -336,9 +333,7 @@ Test(threads, streamed_nhwc_prefetch_path, .timeout = 240) {
     kernels_run += strstr(k->info.name, "_row") != NULL;
   }
   cr_assert_gt(kernels_run, 0, "no row-order kernel ran (is g32c128 channels-last SiLU still in the specs?)");
-  tbuf_free(&x);
-  free(gamma);
-  free(beta);
+  free_inputs(&in);
 }
 
 /* The same prefetch path on small tensors, every split: with the L3 taken as
@@ -362,14 +357,9 @@ Test(threads, streamed_nhwc_prefetch_all_splits, .timeout = 240) {
       d.dtype = k->info.dtype;
       if (gnk_block_of(k, &d) < 0) continue; /* its own problem (0) or channel blocks of it */
       const int64_t total = desc_numel(&d);
-      tbuf x = tbuf_new_t(d.dtype, total, 0);
-      float *gamma = malloc((size_t)d.c * sizeof(float)), *beta = malloc((size_t)d.c * sizeof(float));
-      cr_assert(gamma && beta);
-      rng r;
-      rng_seed(&r, 900 + s);
-      fill_uniform_t(&r, d.dtype, x.v, total, -2.0, 3.0);
-      fill_uniform(&r, gamma, d.c, 0.5, 1.5);
-      fill_uniform(&r, beta, d.c, -0.5, 0.5);
+      inputs in = make_inputs(&d, 900 + s, -2.0, 3.0);
+      const tbuf x = in.x;
+      const float *gamma = in.gamma, *beta = in.beta;
       tbuf units = run_split(k, &d, &x, gamma, beta, GNK_SPLIT_UNITS, 1, 0);
       char msg[512];
       cr_assert_eq(ref_check_all(&d, x.v, gamma, beta, units.v, msg, sizeof msg), 0, "%s: %s", k->info.name, msg);
@@ -384,9 +374,7 @@ Test(threads, streamed_nhwc_prefetch_all_splits, .timeout = 240) {
             tbuf_free(&y);
           }
       tbuf_free(&units);
-      tbuf_free(&x);
-      free(gamma);
-      free(beta);
+      free_inputs(&in);
       ++kernels_run;
       row_kernels += strstr(k->info.name, "_row") != NULL;
       block_kernels += gnk_block_of(k, &d) > 0;

@@ -186,10 +186,15 @@ static void task(void *ctx, int64_t i) {
   }
 }
 
+/* The ranges `work` units are cut into: one a thread, at most one a unit. */
+static int64_t parts_of(const gnk_exec_cfg *cfg, int64_t work) {
+  const int64_t p = work < cfg->threads ? work : cfg->threads;
+  return p < 1 ? 1 : p;
+}
+
 static gnk_status parallel(const gnk_exec_cfg *cfg, run *r, int phase, int64_t work) {
   r->phase = phase;
-  r->parts = work < cfg->threads ? work : cfg->threads;
-  if (r->parts < 1) r->parts = 1;
+  r->parts = parts_of(cfg, work);
   if (r->parts == 1) { task(r, 0); return GNK_OK; }
   if (cfg->parallel_for) return gnk_caller_parallel_for(cfg->parallel_for, cfg->parallel_for_ctx, task, r, r->parts);
   gnk_pool_parallel_for(cfg->threads, task, r, r->parts);
@@ -294,7 +299,7 @@ gnk_status gnk_run(const gnk_exec_cfg *cfg, const gnk_desc *d, const void *x, vo
   /* phases: part i of the apply takes the items part i of the statistics
    * took, on the same thread as a rule (gnk's pool: the caller claims part
    * 0 first); a part over half of L2 is applied backwards */
-  const int64_t parts = r.items < cfg->threads ? r.items : cfg->threads;
+  const int64_t parts = parts_of(cfg, r.items);
   r.backward = gnk_walk_backward(GNK_SPLIT_PHASES, r.items / parts, xbytes / (size_t)parts);
   gnk_status st = parallel(cfg, &r, 0, r.items);
   if (st == GNK_OK) st = parallel(cfg, &r, 1, N * G);

@@ -272,7 +272,9 @@ Test(threads, backward_walk_bitwise_identical, .timeout = 240) {
     const int64_t total = desc_numel(&d);
     const size_t es = dtype_size(d.dtype);
     const size_t unit_bytes = (size_t)(k->info.layout == GNK_LAYOUT_NCHW ? D * S : C * S) * es;
-    const int64_t unit_items = k->info.layout == GNK_LAYOUT_NCHW ? (D * S + 4095) / 4096 : (S + 511) / 512;
+    gnk_kargs chunks;
+    gnk_chunking(k->info.layout, k->info.layout == GNK_LAYOUT_NCHW ? D * S : S, &chunks); /* the executor's */
+    const int64_t unit_items = chunks.nchunk;
     cr_assert_eq(unit_items, 2, "%s %s: the shape has %lld chunks per unit, want 2", k->info.name, desc_str(&d),
                  (long long)unit_items);
     gnk_cpu_set_caches((size_t)64 << 20, 0); /* the forward walk: every unit under half of L2 */

@@ -106,14 +106,21 @@ static void range_of(int64_t total, int64_t parts, int64_t i, int64_t *b, int64_
  * holds groups b*unit_groups ... of sample n. */
 static void merge_unit(const run *r, int64_t u) { merge_groups(r, u * r->unit_groups, (u + 1) * r->unit_groups); }
 
+/* The apply of items [b, e): forwards, or backwards from the end the
+ * previous pass left in L2 (see run.backward). */
+static void apply_items(const run *r, int64_t b, int64_t e, int backward) {
+  if (!backward) {
+    r->fns->apply(&r->a, b, e);
+    return;
+  }
+  for (int64_t i = e - 1; i >= b; --i) r->fns->apply(&r->a, i, i + 1);
+}
+
 static void run_unit(const run *r, int64_t u) {
   const int64_t i0 = u * r->unit_items, i1 = i0 + r->unit_items;
   r->fns->stats(&r->a, i0, i1);
   merge_unit(r, u);
-  if (r->backward) /* from the end its statistics left in L2 (see run.backward) */
-    for (int64_t i = i1 - 1; i >= i0; --i) r->fns->apply(&r->a, i, i + 1);
-  else
-    r->fns->apply(&r->a, i0, i1);
+  apply_items(r, i0, i1, r->backward);
 }
 
 /* The pipeline schedule: while unit u is applied chunk by chunk, the
@@ -154,10 +161,13 @@ static void run_units_fused(const run *r, int64_t b, int64_t e) {
     merge_unit(r, u);
     const int64_t i0 = u * K;
     const int back = r->backward && (u - b) % 2 == 0; /* u's statistics ran forward */
+    if (u + 1 == e) {
+      apply_items(r, i0, i0 + K, back);
+      break;
+    }
     for (int64_t j = 0; j < K; ++j) {
       const int64_t k = back ? K - 1 - j : j;
-      if (u + 1 < e) r->fns->fused(&r->a, i0 + k, i0 + K + k);
-      else r->fns->apply(&r->a, i0 + k, i0 + k + 1);
+      r->fns->fused(&r->a, i0 + k, i0 + K + k);
     }
   }
 }
@@ -171,13 +181,7 @@ static void task(void *ctx, int64_t i) {
     range_of(r->a.n * r->groups, r->parts, i, &b, &e);
     merge_groups(r, b, e);
     break;
-  case 2:
-    range_of(r->items, r->parts, i, &b, &e);
-    if (r->backward) /* the items part i's statistics read forwards (see run.backward) */
-      for (int64_t it = e - 1; it >= b; --it) r->fns->apply(&r->a, it, it + 1);
-    else
-      r->fns->apply(&r->a, b, e);
-    break;
+  case 2: range_of(r->items, r->parts, i, &b, &e); apply_items(r, b, e, r->backward); break;
   default:
     range_of(r->units, r->parts, i, &b, &e);
     if (r->fused) run_units_fused(r, b, e);

@@ -74,7 +74,11 @@ int main(int argc, char **argv) {
   const int R = getenv("R") ? atoi(getenv("R")) : 100;
   const int64_t total = N * C * S;
   const size_t bytes = (size_t)total * sizeof(float);
-  float *x = malloc(bytes), *y[2] = {malloc(bytes), malloc(bytes)}, *sub = malloc((size_t)(N * C) * 4),
+  /* YOFF=k: y k floats past a 64-byte line (a malloc or numpy buffer is 16 bytes past one: YOFF=4) */
+  const size_t yoff = getenv("YOFF") ? (size_t)atoi(getenv("YOFF")) % 16 : 0;
+  const size_t abytes = (bytes + 64 + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+  float *x = aligned_alloc(64, abytes), *yb[2] = {aligned_alloc(64, abytes), aligned_alloc(64, abytes)},
+        *y[2] = {yb[0] ? yb[0] + yoff : NULL, yb[1] ? yb[1] + yoff : NULL}, *sub = malloc((size_t)(N * C) * 4),
         *scale = malloc((size_t)(N * C) * 4), *shift = malloc((size_t)(N * C) * 4);
   double *t[2] = {malloc((size_t)(R > 0 ? R : 1) * sizeof(double)), malloc((size_t)(R > 0 ? R : 1) * sizeof(double))};
   if (R < 1 || !x || !y[0] || !y[1] || !sub || !scale || !shift || !t[0] || !t[1]) {
@@ -115,8 +119,8 @@ int main(int argc, char **argv) {
          nhwc ? "nhwc" : "nchw", (long long)N, (long long)C, (long long)S, (long long)G, sched, t[0][R / 2] / 1e3,
          t[0][0] / 1e3, t[1][R / 2] / 1e3, t[1][0] / 1e3, t[1][R / 2] / t[0][R / 2], same ? "same" : "DIFFERENT");
   free(x);
-  free(y[0]);
-  free(y[1]);
+  free(yb[0]);
+  free(yb[1]);
   free(sub);
   free(scale);
   free(shift);

@@ -3,7 +3,8 @@
 # working tree (B), in one process (see bench/kernel_ab.c).
 #   bench/kernel_ab.sh KERNEL REV N C S G nchw|nhwc units|fused|stats|units-vs-fused [unfolded]
 # e.g. bench/kernel_ab.sh gnk_f32_nhwc_gn_g32c320__avx512_u4_nt_row HEAD~1 2 320 4096 32 nhwc fused
-# A specialized kernel needs its own C and G. Needs build/libgnk.a (make lib); R=rounds.
+# A specialized kernel needs its own C and G. Needs build/libgnk.a (make lib); R=rounds;
+# YOFF=k puts y k floats past a 64-byte line (malloc and numpy buffers: YOFF=4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 8 ]; then sed -n '2,6p' "$0" >&2; exit 2; fi

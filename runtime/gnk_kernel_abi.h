@@ -89,6 +89,15 @@ typedef struct gnk_kernel_fns {
   gnk_fused_fn fused; /* NULL: no fused phase (the fused split then runs as units) */
 } gnk_kernel_fns;
 
+/* Channels-last streaming (non-temporal) stores start on a cache line,
+ * whatever the vector width: 32-byte AVX2 streaming stores from the middle of
+ * a line ran 4.4x the time of line-aligned ones in the channels-last apply
+ * (Intel VM, 2026-12-04, bench/kernel_ab.sh
+ * gnk_f32_nhwc_gn_g32c320__avx2_u4_nt_row 2x320x4096, YOFF=8 against 0: 5.4
+ * against 1.23 ms). Channels-first ones start on a vector (see vec_head in
+ * the template: there half a line off cost 5-10%). */
+#define GNK_NT_LINE 64
+
 /* Largest channel tile an NHWC stats kernel keeps per-channel sums for on
  * its stack (floats); wider tensors are processed in tiles of whole groups. */
 #define GNK_NHWC_TILE_C 1024

@@ -613,13 +613,13 @@ static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t
 #line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 536 "templates/gn_nhwc.c.in"
+#line 575 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 256LL, S = a->s, ld = C * a->nblk;
-#line 544 "templates/gn_nhwc.c.in"
+#line 586 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -627,11 +627,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 558 "templates/gn_nhwc.c.in"
+#line 604 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 564 "templates/gn_nhwc.c.in"
+#line 610 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -667,9 +667,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 601 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 603 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -682,117 +682,117 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 618 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 627 "templates/gn_nhwc.c.in"
+#line 673 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z00));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z01));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z02));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z03));
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_load_f16(x + (p + 4) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_load_f16(x + (p + 5) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_load_f16(x + (p + 6) * ld + j), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_load_f16(x + (p + 7) * ld + j), vk, vh);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load_f16(xs + (p + 4) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load_f16(xs + (p + 5) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load_f16(xs + (p + 6) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load_f16(xs + (p + 7) * ld + j), km);
-#line 627 "templates/gn_nhwc.c.in"
+#line 673 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 4) * ld + j, v_relu(z10));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 5) * ld + j, v_relu(z11));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 6) * ld + j, v_relu(z12));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 7) * ld + j, v_relu(z13));
-#line 636 "templates/gn_nhwc.c.in"
+#line 682 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 641 "templates/gn_nhwc.c.in"
+#line 687 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 648 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 655 "templates/gn_nhwc.c.in"
+#line 701 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z0));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z1));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z2));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z3));
-#line 663 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 670 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
         v_store_f16(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 601 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 603 "templates/gn_nhwc.c.in"
+#line 649 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -805,123 +805,123 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 616 "templates/gn_nhwc.c.in"
+#line 662 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 618 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 627 "templates/gn_nhwc.c.in"
+#line 673 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z00));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z01));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z02));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z03));
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_sub(v_load_f16(x + (p + 4) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_sub(v_load_f16(x + (p + 5) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_sub(v_load_f16(x + (p + 6) * ld + j), vs), vk, vh);
-#line 622 "templates/gn_nhwc.c.in"
+#line 668 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_sub(v_load_f16(x + (p + 7) * ld + j), vs), vk, vh);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load_f16(xs + (p + 4) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load_f16(xs + (p + 5) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load_f16(xs + (p + 6) * ld + j), km);
-#line 625 "templates/gn_nhwc.c.in"
+#line 671 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load_f16(xs + (p + 7) * ld + j), km);
-#line 627 "templates/gn_nhwc.c.in"
+#line 673 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 4) * ld + j, v_relu(z10));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 5) * ld + j, v_relu(z11));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 6) * ld + j, v_relu(z12));
-#line 633 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 7) * ld + j, v_relu(z13));
-#line 636 "templates/gn_nhwc.c.in"
+#line 682 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 641 "templates/gn_nhwc.c.in"
+#line 687 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 646 "templates/gn_nhwc.c.in"
+#line 692 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 648 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 655 "templates/gn_nhwc.c.in"
+#line 701 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z0));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z1));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z2));
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z3));
-#line 663 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 668 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 670 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_f16(x + p * ld + j), vs), vk, vh);
         v_store_f16(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 677 "templates/gn_nhwc.c.in"
+#line 723 "templates/gn_nhwc.c.in"
   }
-#line 681 "templates/gn_nhwc.c.in"
+#line 727 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -167,19 +167,27 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
 #define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
 
 #line 156 "templates/gn_nchw.c.in"
+/* Values from y to its next vector boundary (GNK_VBYTES): 0 when y is on one.
+ * Channels-first streams start there, not on a cache line (GNK_NT_LINE): with
+ * AVX2, half a line off cost 5-10% in the apply, and the fused loop from half
+ * a line ran 0.87-0.95 of the time of fused_unaligned to the next line (Intel
+ * VM, bench/kernel_ab.sh, 2x320x4096 and 1x256x262144, YOFF=8). */
+static inline int64_t vec_head(const float *y) {
+  return (int64_t)((GNK_VBYTES - ((uintptr_t)y & (GNK_VBYTES - 1))) & (GNK_VBYTES - 1)) / (int64_t)sizeof(float);
+}
+
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one
  * channel, with non-temporal stores: y goes straight to memory without being
  * read first (no read-for-ownership) and without evicting useful lines. */
-#line 168 "templates/gn_nchw.c.in"
-static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
-#line 173 "templates/gn_nchw.c.in"
-  const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 175 "templates/gn_nchw.c.in"
-  int64_t i = 0;
 #line 177 "templates/gn_nchw.c.in"
+static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
+#line 182 "templates/gn_nchw.c.in"
+  const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
+#line 184 "templates/gn_nchw.c.in"
+  int64_t i = 0;
+#line 186 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
-    const int64_t mis = (int64_t)(((uintptr_t)y & (GNK_VBYTES - 1)) / sizeof(float));
-    int64_t head = mis ? GNK_VL - mis : 0;
+    int64_t head = vec_head(y);
     if (head > len) head = len;
     if (head > 0) {
       const vf z = v_fma(v_sub(v_load_tail(x, head), vs), vk, vh);
@@ -187,35 +195,35 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
       i = head;
     }
   }
-#line 188 "templates/gn_nchw.c.in"
-  for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
 #line 196 "templates/gn_nchw.c.in"
-    vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 3 * GNK_VL, s_z3);
+  for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
 #line 201 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 204 "templates/gn_nchw.c.in"
+    vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 209 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -227,20 +235,19 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 165 "templates/gn_nchw.c.in"
+#line 174 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 168 "templates/gn_nchw.c.in"
+#line 177 "templates/gn_nchw.c.in"
 static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
-#line 170 "templates/gn_nchw.c.in"
+#line 179 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 175 "templates/gn_nchw.c.in"
+#line 184 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 177 "templates/gn_nchw.c.in"
+#line 186 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
-    const int64_t mis = (int64_t)(((uintptr_t)y & (GNK_VBYTES - 1)) / sizeof(float));
-    int64_t head = mis ? GNK_VL - mis : 0;
+    int64_t head = vec_head(y);
     if (head > len) head = len;
     if (head > 0) {
       const vf z = v_fma(v_load_tail(x, head), vk, vh);
@@ -248,35 +255,35 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
       i = head;
     }
   }
-#line 188 "templates/gn_nchw.c.in"
-  for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 190 "templates/gn_nchw.c.in"
-    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 193 "templates/gn_nchw.c.in"
-    const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
 #line 196 "templates/gn_nchw.c.in"
-    vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 199 "templates/gn_nchw.c.in"
-    v_stream(y + i + 3 * GNK_VL, s_z3);
+  for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
+#line 198 "templates/gn_nchw.c.in"
+    if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
 #line 201 "templates/gn_nchw.c.in"
+    const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
+#line 201 "templates/gn_nchw.c.in"
+    const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
+#line 204 "templates/gn_nchw.c.in"
+    vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 207 "templates/gn_nchw.c.in"
+    v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 209 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -288,7 +295,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 213 "templates/gn_nchw.c.in"
+#line 221 "templates/gn_nchw.c.in"
 /* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
  * 14x14 images), cut row by row, end in a masked vector each and start off
  * the vector grid: a row of 49 values takes four vectors, three of them
@@ -317,77 +324,77 @@ static void apply_flat(const float *x, float *y, int64_t i, int64_t end, int64_t
   for (int64_t q = 0; i < end; ++q, row_end += S) {
     const vf vs = v_set1(ps[q]), vk = v_set1(pk[q]), vh = v_set1(ph[q]);
     const int64_t stop = row_end < end ? row_end : end;
-#line 243 "templates/gn_nchw.c.in"
+#line 251 "templates/gn_nchw.c.in"
     if (ps[q] == 0.0f) { /* the mean folded into shift: one FMA */
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 252 "templates/gn_nchw.c.in"
-        vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 3 * GNK_VL, s_z3);
 #line 257 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
+#line 260 "templates/gn_nchw.c.in"
+        vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 265 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_load(x + i), vk, vh);
         v_stream(y + i, v_silu(z));
       }
-#line 243 "templates/gn_nchw.c.in"
+#line 251 "templates/gn_nchw.c.in"
     } else {
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 246 "templates/gn_nchw.c.in"
+#line 254 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 249 "templates/gn_nchw.c.in"
-        const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 252 "templates/gn_nchw.c.in"
-        vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 255 "templates/gn_nchw.c.in"
-        v_stream(y + i + 3 * GNK_VL, s_z3);
 #line 257 "templates/gn_nchw.c.in"
+        const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 257 "templates/gn_nchw.c.in"
+        const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 260 "templates/gn_nchw.c.in"
+        vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 263 "templates/gn_nchw.c.in"
+        v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 265 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
         v_stream(y + i, v_silu(z));
       }
-#line 263 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
     }
     if (i < stop) { /* the vector across the end of row q, or the range's last */
       const int64_t w = end - i < GNK_VL ? end - i : GNK_VL, in_q = stop - i;
@@ -432,7 +439,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     int64_t row_end = (cl0 + 1) * S < end ? (cl0 + 1) * S : end;
     const int pfn = a->prefetch_next && ng + 1 < a->n * G; /* the next unit's group follows this one */
     const int pf_l2 = a->prefetch_next == GNK_PREFETCH_L2;
-    if (S % GNK_VL != 0 && S > GNK_VL && ((uintptr_t)(y + e) & (GNK_VBYTES - 1)) == 0) {
+    if (S % GNK_VL != 0 && S > GNK_VL && vec_head(y + e) == 0) {
       const int64_t p0 = n * C + g * D + cl0;
       apply_flat(x, y, e, end, S, (cl0 + 1) * S, a->sub + p0, a->scale + p0, a->shift + p0, pfn ? x + gsize : NULL,
                  pf_l2);
@@ -446,9 +453,9 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 322 "templates/gn_nchw.c.in"
+#line 330 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 324 "templates/gn_nchw.c.in"
+#line 332 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -463,12 +470,12 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #ifndef FUSED_AHEAD
 #define FUSED_AHEAD 1024
 #endif
-#line 339 "templates/gn_nchw.c.in"
+#line 347 "templates/gn_nchw.c.in"
 /* fused() where y is off the streaming stores' alignment (a caller's malloc
  * or numpy buffer: 16 bytes past a 64-byte line) and the chunk lies inside
  * one row: the apply runs `head` values ahead of the statistics, so that its
- * stores are aligned; its first `head` and last GNK_VL - head values go by
- * masked regular stores. Before this, such chunks ran apply() then stats()
+ * stores are aligned (vec_head); its first `head` values and its rest after
+ * the last whole step go by regular stores. Before this, such chunks ran apply() then stats()
  * one after the other: on the Intel VM, 1x256x512x512 with 64-byte-aligned
  * against 16-byte-aligned y (bench/kernel_ab, 2026-12-04), GN 34.7 against
  * 44.0 ms, GN+SiLU 40.2 against 48.7. The apply takes the unfolded form (x -
@@ -476,8 +483,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
  * (same accumulators, blocks and order): the bits of apply() and stats(). */
 static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs, float *y, int64_t p, int64_t len,
                             gnk_partial *out) {
-  const int64_t step = 4 * GNK_VL;
-  const int64_t head = GNK_VL - (int64_t)(((uintptr_t)y & (GNK_VBYTES - 1)) / sizeof(float));
+  const int64_t step = 4 * GNK_VL, head = vec_head(y); /* 0 < head < GNK_VL */
   const vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   {
     const vf z = v_fma(v_sub(v_load_tail(x, head), vs), vk, vh);
@@ -485,94 +491,94 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
   }
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 361 "templates/gn_nchw.c.in"
+#line 368 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 361 "templates/gn_nchw.c.in"
+#line 368 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 361 "templates/gn_nchw.c.in"
+#line 368 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 361 "templates/gn_nchw.c.in"
+#line 368 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 363 "templates/gn_nchw.c.in"
+#line 370 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 367 "templates/gn_nchw.c.in"
+#line 374 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 367 "templates/gn_nchw.c.in"
+#line 374 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 367 "templates/gn_nchw.c.in"
+#line 374 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 367 "templates/gn_nchw.c.in"
+#line 374 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 369 "templates/gn_nchw.c.in"
+#line 376 "templates/gn_nchw.c.in"
     for (; i < bend; i += step) {
       if (head + i + step <= len) {
-#line 372 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + head + i + 0 * GNK_VL), vs), vk, vh);
-#line 372 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + head + i + 1 * GNK_VL), vs), vk, vh);
-#line 372 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + head + i + 2 * GNK_VL), vs), vk, vh);
-#line 372 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + head + i + 3 * GNK_VL), vs), vk, vh);
-#line 375 "templates/gn_nchw.c.in"
+#line 382 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 378 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 0 * GNK_VL, s_z0);
-#line 378 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 1 * GNK_VL, s_z1);
-#line 378 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 2 * GNK_VL, s_z2);
-#line 378 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 3 * GNK_VL, s_z3);
-#line 380 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
       }
       if (i + FUSED_AHEAD < len) {
-#line 383 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 383 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 383 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 383 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 385 "templates/gn_nchw.c.in"
+#line 392 "templates/gn_nchw.c.in"
       }
-#line 387 "templates/gn_nchw.c.in"
+#line 394 "templates/gn_nchw.c.in"
       const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
       bd0 = v_add(bd0, t0);
       bq0 = v_fma(t0, t0, bq0);
-#line 387 "templates/gn_nchw.c.in"
+#line 394 "templates/gn_nchw.c.in"
       const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
       bd1 = v_add(bd1, t1);
       bq1 = v_fma(t1, t1, bq1);
-#line 387 "templates/gn_nchw.c.in"
+#line 394 "templates/gn_nchw.c.in"
       const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
       bd2 = v_add(bd2, t2);
       bq2 = v_fma(t2, t2, bq2);
-#line 387 "templates/gn_nchw.c.in"
+#line 394 "templates/gn_nchw.c.in"
       const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
       bd3 = v_add(bd3, t3);
       bq3 = v_fma(t3, t3, bq3);
-#line 391 "templates/gn_nchw.c.in"
+#line 398 "templates/gn_nchw.c.in"
     }
-#line 393 "templates/gn_nchw.c.in"
+#line 400 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 393 "templates/gn_nchw.c.in"
+#line 400 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 393 "templates/gn_nchw.c.in"
+#line 400 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 393 "templates/gn_nchw.c.in"
+#line 400 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 396 "templates/gn_nchw.c.in"
+#line 403 "templates/gn_nchw.c.in"
   }
-  /* the apply's last step - head values: whole vectors, then the rest */
-  int64_t j = len - step + head;
+  /* the apply's rest after its last whole step: whole vectors, then a masked one */
+  int64_t j = head + (len - head) / step * step;
   for (; j + GNK_VL <= len; j += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + j), vs), vk, vh);
     v_stream(y + j, v_silu(z));
@@ -581,35 +587,35 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
     const vf z = v_fma(v_sub(v_load_tail(x + j, len - j), vs), vk, vh);
     v_store_tail(y + j, v_silu(z), len - j);
   }
-#line 408 "templates/gn_nchw.c.in"
+#line 415 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 408 "templates/gn_nchw.c.in"
+#line 415 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 408 "templates/gn_nchw.c.in"
+#line 415 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 411 "templates/gn_nchw.c.in"
+#line 418 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), out);
 }
 
-#line 416 "templates/gn_nchw.c.in"
+#line 423 "templates/gn_nchw.c.in"
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 960LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
   const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
   const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
   float *y = (float *)a->y + nga * gsize + e0;
-  const int aligned = ((uintptr_t)y & (GNK_VBYTES - 1)) == 0;
-#line 423 "templates/gn_nchw.c.in"
+  const int aligned = vec_head(y) == 0;
+#line 430 "templates/gn_nchw.c.in"
   if (!aligned && is % a->nchunk == ia % a->nchunk && a->chunk % step == 0 && len == a->chunk && S % a->chunk == 0) {
     const int64_t ng = ia / a->nchunk;
     fused_unaligned(a, (const float *)a->x + ng * gsize + e0, (const float *)a->x + (is / a->nchunk) * gsize + e0, y,
                     (ng / G) * C + (ng % G) * D + e0 / S, len, &a->part[is]);
     return;
   }
-#line 430 "templates/gn_nchw.c.in"
+#line 437 "templates/gn_nchw.c.in"
   if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -621,27 +627,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 442 "templates/gn_nchw.c.in"
+#line 449 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 442 "templates/gn_nchw.c.in"
+#line 449 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 442 "templates/gn_nchw.c.in"
+#line 449 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 442 "templates/gn_nchw.c.in"
+#line 449 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 444 "templates/gn_nchw.c.in"
+#line 451 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 448 "templates/gn_nchw.c.in"
+#line 455 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 448 "templates/gn_nchw.c.in"
+#line 455 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 448 "templates/gn_nchw.c.in"
+#line 455 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 448 "templates/gn_nchw.c.in"
+#line 455 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 450 "templates/gn_nchw.c.in"
+#line 457 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -652,137 +658,137 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 462 "templates/gn_nchw.c.in"
+#line 469 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 467 "templates/gn_nchw.c.in"
+#line 474 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 471 "templates/gn_nchw.c.in"
+#line 478 "templates/gn_nchw.c.in"
           }
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 478 "templates/gn_nchw.c.in"
+#line 485 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 481 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
           v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 481 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
           v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 481 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
           v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 481 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
           v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 483 "templates/gn_nchw.c.in"
+#line 490 "templates/gn_nchw.c.in"
         }
-#line 462 "templates/gn_nchw.c.in"
+#line 469 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 465 "templates/gn_nchw.c.in"
+#line 472 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 467 "templates/gn_nchw.c.in"
+#line 474 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 469 "templates/gn_nchw.c.in"
+#line 476 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 471 "templates/gn_nchw.c.in"
+#line 478 "templates/gn_nchw.c.in"
           }
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 473 "templates/gn_nchw.c.in"
+#line 480 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 478 "templates/gn_nchw.c.in"
-          vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 481 "templates/gn_nchw.c.in"
-          v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 481 "templates/gn_nchw.c.in"
-          v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 481 "templates/gn_nchw.c.in"
-          v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 481 "templates/gn_nchw.c.in"
-          v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 483 "templates/gn_nchw.c.in"
-        }
 #line 485 "templates/gn_nchw.c.in"
+          vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
+#line 488 "templates/gn_nchw.c.in"
+          v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 488 "templates/gn_nchw.c.in"
+          v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 488 "templates/gn_nchw.c.in"
+          v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 488 "templates/gn_nchw.c.in"
+          v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 490 "templates/gn_nchw.c.in"
+        }
+#line 492 "templates/gn_nchw.c.in"
       }
     }
-#line 488 "templates/gn_nchw.c.in"
+#line 495 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 488 "templates/gn_nchw.c.in"
+#line 495 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 488 "templates/gn_nchw.c.in"
+#line 495 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 488 "templates/gn_nchw.c.in"
+#line 495 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 491 "templates/gn_nchw.c.in"
+#line 498 "templates/gn_nchw.c.in"
   }
-#line 493 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 493 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 493 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 497 "templates/gn_nchw.c.in"
+#line 504 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 499 "templates/gn_nchw.c.in"
+#line 506 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

@@ -673,15 +673,56 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
 #line 533 "templates/gn_nhwc.c.in"
 }
 
-#line 536 "templates/gn_nhwc.c.in"
+#line 537 "templates/gn_nhwc.c.in"
+/* Values from y to its next cache line (GNK_NT_LINE): 0 when y is on one. */
+static inline int64_t line_head(const void *y) {
+  return (int64_t)((GNK_NT_LINE - ((uintptr_t)y & (GNK_NT_LINE - 1))) & (GNK_NT_LINE - 1)) / (int64_t)sizeof(float);
+}
+
+/* The streaming-store apply of one item's np whole rows of C channels (ld ==
+ * C, rows of whole cache lines, C <= TILE) where y is off a line
+ * (a caller's malloc or numpy buffer: 16 bytes past a 64-byte line): the rows
+ * are walked `head` values later, so that every shifted row of C values
+ * starts aligned, with each channel's parameters rotated to its place in the
+ * shifted row; the first `head` values and the last row's rest go by regular
+ * stores. Each y is computed as apply_item's: the same bits. Before this
+ * (2026-12-04) such a y took regular stores throughout: on the Intel VM
+ * (bench/kernel_ab.sh, 1x512x256x256 GN+SiLU, YOFF=4) 25.6-26.3 ms against
+ * 18.9-21.6 with an aligned y. */
+static void apply_item_shifted(const float *x, float *y, int64_t C, int64_t np, int64_t pfr, int pfl1, const float *sub,
+                               const float *scale, const float *shift, int folded) {
+  const int64_t head = line_head(y); /* 0 < head < C */
+  float rs[TILE], rk[TILE], rh[TILE]; /* at c: channel (c + head) mod C */
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t src = c + head < C ? c + head : c + head - C;
+    rs[c] = sub[src];
+    rk[c] = scale[src];
+    rh[c] = shift[src];
+  }
+  const int64_t last = (np - 1) * C + head;
+  if (folded) {
+    apply_item_folded(x, y, head, C, 1, 0, pfl1, sub, scale, shift);
+    apply_item_folded_nt(x + head, y + head, C, C, np - 1, pfr, pfl1, rs, rk, rh);
+    apply_item_folded(x + last, y + last, C - head, C, 1, 0, pfl1, sub + head, scale + head, shift + head);
+  } else {
+    apply_item(x, y, head, C, 1, 0, pfl1, sub, scale, shift);
+    apply_item_nt(x + head, y + head, C, C, np - 1, pfr, pfl1, rs, rk, rh);
+    apply_item(x + last, y + last, C - head, C, 1, 0, pfl1, sub + head, scale + head, shift + head);
+  }
+}
+
+#line 575 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 80LL, S = a->s, ld = C * a->nblk;
-#line 542 "templates/gn_nhwc.c.in"
-  const int streamed = C % GNK_VL == 0 && ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
-#line 544 "templates/gn_nhwc.c.in"
+#line 581 "templates/gn_nhwc.c.in"
+  /* every row on a cache line (rows of whole lines), or apply_item_shifted */
+  const int lines = C % GNK_VL == 0 && C * sizeof(float) % GNK_NT_LINE == 0;
+  const int streamed = lines && line_head(a->y) == 0;
+  const int shifted = lines && !streamed && a->nblk == 1 && C <= TILE;
+#line 586 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -689,19 +730,23 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 552 "templates/gn_nhwc.c.in"
+#line 594 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       continue;
     }
-#line 558 "templates/gn_nhwc.c.in"
+    if (shifted) {
+      apply_item_shifted(x, y, C, np, a->pf_rows, a->pf_l1, sub, scale, shift, folded);
+      continue;
+    }
+#line 604 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 562 "templates/gn_nhwc.c.in"
-  if (streamed) v_fence(); /* order the streamed stores before the caller reads y */
-#line 564 "templates/gn_nhwc.c.in"
+#line 608 "templates/gn_nhwc.c.in"
+  if (streamed || shifted) v_fence(); /* order the streamed stores before the caller reads y */
+#line 610 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -719,7 +764,7 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t na = ia / a->nchunk, nb = is / a->nchunk, k = ia % a->nchunk, p0 = k * a->chunk;
   const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
   float *y = (float *)a->y + unit_row(a, na, p0);
-  const int aligned = ((uintptr_t)a->y & (GNK_VBYTES - 1)) == 0;
+  const int aligned = line_head(a->y) == 0 && C * sizeof(float) % GNK_NT_LINE == 0;
   if (is % a->nchunk != k || C > TILE || C % GNK_VL != 0 || !aligned || np == 1) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -737,115 +782,115 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 601 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 641 "templates/gn_nhwc.c.in"
+#line 687 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 648 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 655 "templates/gn_nhwc.c.in"
+#line 701 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 658 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, s_z0);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, s_z1);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, s_z2);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, s_z3);
-#line 663 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 670 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 601 "templates/gn_nhwc.c.in"
+#line 647 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 641 "templates/gn_nhwc.c.in"
+#line 687 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 646 "templates/gn_nhwc.c.in"
+#line 692 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 648 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 650 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 653 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 655 "templates/gn_nhwc.c.in"
+#line 701 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 658 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, s_z0);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, s_z1);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, s_z2);
-#line 661 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, s_z3);
-#line 663 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 668 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 670 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 677 "templates/gn_nhwc.c.in"
+#line 723 "templates/gn_nhwc.c.in"
   }
-#line 679 "templates/gn_nhwc.c.in"
+#line 725 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 681 "templates/gn_nhwc.c.in"
+#line 727 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -437,14 +437,14 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #ifndef FUSED_AHEAD
 #define FUSED_AHEAD 1024
 #endif
-#line 423 "templates/gn_nchw.c.in"
+#line 425 "templates/gn_nchw.c.in"
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 2560LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
   const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
   const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
   uint16_t *y = (uint16_t *)a->y + nga * gsize + e0;
   const int aligned = 1;
-#line 437 "templates/gn_nchw.c.in"
+#line 439 "templates/gn_nchw.c.in"
   if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -456,27 +456,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 449 "templates/gn_nchw.c.in"
-  vf d0 = v_zero(), q0 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d1 = v_zero(), q1 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d2 = v_zero(), q2 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d3 = v_zero(), q3 = v_zero();
 #line 451 "templates/gn_nchw.c.in"
+  vf d0 = v_zero(), q0 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d1 = v_zero(), q1 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d2 = v_zero(), q2 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d3 = v_zero(), q3 = v_zero();
+#line 453 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 455 "templates/gn_nchw.c.in"
-    vf bd0 = v_zero(), bq0 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd1 = v_zero(), bq1 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd2 = v_zero(), bq2 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd3 = v_zero(), bq3 = v_zero();
 #line 457 "templates/gn_nchw.c.in"
+    vf bd0 = v_zero(), bq0 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd1 = v_zero(), bq1 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd2 = v_zero(), bq2 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd3 = v_zero(), bq3 = v_zero();
+#line 459 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -487,135 +487,135 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 469 "templates/gn_nchw.c.in"
+#line 471 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 472 "templates/gn_nchw.c.in"
-          const vf z0 = v_fma(v_load_f16(x + i + 0 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z1 = v_fma(v_load_f16(x + i + 1 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z2 = v_fma(v_load_f16(x + i + 2 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z3 = v_fma(v_load_f16(x + i + 3 * GNK_VL), vk, vh);
 #line 474 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_load_f16(x + i + 0 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_load_f16(x + i + 1 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_load_f16(x + i + 2 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_load_f16(x + i + 3 * GNK_VL), vk, vh);
+#line 476 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 478 "templates/gn_nchw.c.in"
-          }
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 480 "templates/gn_nchw.c.in"
+          }
+#line 482 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_f16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_f16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_f16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_f16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 485 "templates/gn_nchw.c.in"
+#line 487 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 0 * GNK_VL, s_z0);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 1 * GNK_VL, s_z1);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 2 * GNK_VL, s_z2);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 3 * GNK_VL, s_z3);
 #line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 0 * GNK_VL, s_z0);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 1 * GNK_VL, s_z1);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 2 * GNK_VL, s_z2);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 3 * GNK_VL, s_z3);
+#line 492 "templates/gn_nchw.c.in"
         }
-#line 469 "templates/gn_nchw.c.in"
+#line 471 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 472 "templates/gn_nchw.c.in"
-          const vf z0 = v_fma(v_sub(v_load_f16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z1 = v_fma(v_sub(v_load_f16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z2 = v_fma(v_sub(v_load_f16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z3 = v_fma(v_sub(v_load_f16(x + i + 3 * GNK_VL), vs), vk, vh);
 #line 474 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_sub(v_load_f16(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_sub(v_load_f16(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_sub(v_load_f16(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_sub(v_load_f16(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 476 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 478 "templates/gn_nchw.c.in"
-          }
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 480 "templates/gn_nchw.c.in"
+          }
+#line 482 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_f16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_f16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_f16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_f16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 485 "templates/gn_nchw.c.in"
+#line 487 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 0 * GNK_VL, s_z0);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 1 * GNK_VL, s_z1);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 2 * GNK_VL, s_z2);
-#line 488 "templates/gn_nchw.c.in"
-          v_store_f16(y + i + 3 * GNK_VL, s_z3);
 #line 490 "templates/gn_nchw.c.in"
-        }
+          v_store_f16(y + i + 0 * GNK_VL, s_z0);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 1 * GNK_VL, s_z1);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 2 * GNK_VL, s_z2);
+#line 490 "templates/gn_nchw.c.in"
+          v_store_f16(y + i + 3 * GNK_VL, s_z3);
 #line 492 "templates/gn_nchw.c.in"
+        }
+#line 494 "templates/gn_nchw.c.in"
       }
     }
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 498 "templates/gn_nchw.c.in"
-  }
 #line 500 "templates/gn_nchw.c.in"
+  }
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 500 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 500 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 506 "templates/gn_nchw.c.in"
+#line 508 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

@@ -475,12 +475,14 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
  * or numpy buffer: 16 bytes past a 64-byte line) and the chunk lies inside
  * one row: the apply runs `head` values ahead of the statistics, so that its
  * stores are aligned (vec_head); its first `head` values and its rest after
- * the last whole step go by regular stores. Before this, such chunks ran apply() then stats()
- * one after the other: on the Intel VM, 1x256x512x512 with 64-byte-aligned
- * against 16-byte-aligned y (bench/kernel_ab, 2026-12-04), GN 34.7 against
- * 44.0 ms, GN+SiLU 40.2 against 48.7. The apply takes the unfolded form (x -
- * 0 is x: a folded row's bits too); the statistics walk xs as fused() does
- * (same accumulators, blocks and order): the bits of apply() and stats(). */
+ * the last whole step go by regular stores. Such chunks ran apply() then
+ * stats() one after the other before (Intel VM, 2026-12-04,
+ * bench/kernel_ab.sh against the previous build, 1x256x512x512, YOFF=4: GN
+ * 43.1 -> 35.1 ms, GN+SiLU 45.6 -> 39.5; with y on a line 34.5 and 38.5).
+ * The apply takes the unfolded form (x - 0 is x: a folded row's bits too);
+ * the statistics walk xs as fused() does (same accumulators, blocks and
+ * order): the bits of apply() and stats(). fused()'s loop with the apply
+ * offset would need a test on every step for the last one. */
 static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs, float *y, int64_t p, int64_t len,
                             gnk_partial *out) {
   const int64_t step = 4 * GNK_VL, head = vec_head(y); /* 0 < head < GNK_VL */
@@ -491,91 +493,91 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
   }
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 368 "templates/gn_nchw.c.in"
-  vf d0 = v_zero(), q0 = v_zero();
-#line 368 "templates/gn_nchw.c.in"
-  vf d1 = v_zero(), q1 = v_zero();
-#line 368 "templates/gn_nchw.c.in"
-  vf d2 = v_zero(), q2 = v_zero();
-#line 368 "templates/gn_nchw.c.in"
-  vf d3 = v_zero(), q3 = v_zero();
 #line 370 "templates/gn_nchw.c.in"
+  vf d0 = v_zero(), q0 = v_zero();
+#line 370 "templates/gn_nchw.c.in"
+  vf d1 = v_zero(), q1 = v_zero();
+#line 370 "templates/gn_nchw.c.in"
+  vf d2 = v_zero(), q2 = v_zero();
+#line 370 "templates/gn_nchw.c.in"
+  vf d3 = v_zero(), q3 = v_zero();
+#line 372 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 374 "templates/gn_nchw.c.in"
-    vf bd0 = v_zero(), bq0 = v_zero();
-#line 374 "templates/gn_nchw.c.in"
-    vf bd1 = v_zero(), bq1 = v_zero();
-#line 374 "templates/gn_nchw.c.in"
-    vf bd2 = v_zero(), bq2 = v_zero();
-#line 374 "templates/gn_nchw.c.in"
-    vf bd3 = v_zero(), bq3 = v_zero();
 #line 376 "templates/gn_nchw.c.in"
+    vf bd0 = v_zero(), bq0 = v_zero();
+#line 376 "templates/gn_nchw.c.in"
+    vf bd1 = v_zero(), bq1 = v_zero();
+#line 376 "templates/gn_nchw.c.in"
+    vf bd2 = v_zero(), bq2 = v_zero();
+#line 376 "templates/gn_nchw.c.in"
+    vf bd3 = v_zero(), bq3 = v_zero();
+#line 378 "templates/gn_nchw.c.in"
     for (; i < bend; i += step) {
       if (head + i + step <= len) {
-#line 379 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + head + i + 0 * GNK_VL), vs), vk, vh);
-#line 379 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + head + i + 1 * GNK_VL), vs), vk, vh);
-#line 379 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + head + i + 2 * GNK_VL), vs), vk, vh);
-#line 379 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + head + i + 3 * GNK_VL), vs), vk, vh);
-#line 382 "templates/gn_nchw.c.in"
+#line 384 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 385 "templates/gn_nchw.c.in"
-        v_stream(y + head + i + 0 * GNK_VL, s_z0);
-#line 385 "templates/gn_nchw.c.in"
-        v_stream(y + head + i + 1 * GNK_VL, s_z1);
-#line 385 "templates/gn_nchw.c.in"
-        v_stream(y + head + i + 2 * GNK_VL, s_z2);
-#line 385 "templates/gn_nchw.c.in"
-        v_stream(y + head + i + 3 * GNK_VL, s_z3);
 #line 387 "templates/gn_nchw.c.in"
+        v_stream(y + head + i + 0 * GNK_VL, s_z0);
+#line 387 "templates/gn_nchw.c.in"
+        v_stream(y + head + i + 1 * GNK_VL, s_z1);
+#line 387 "templates/gn_nchw.c.in"
+        v_stream(y + head + i + 2 * GNK_VL, s_z2);
+#line 387 "templates/gn_nchw.c.in"
+        v_stream(y + head + i + 3 * GNK_VL, s_z3);
+#line 389 "templates/gn_nchw.c.in"
       }
       if (i + FUSED_AHEAD < len) {
-#line 390 "templates/gn_nchw.c.in"
-        PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 390 "templates/gn_nchw.c.in"
-        PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 390 "templates/gn_nchw.c.in"
-        PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 390 "templates/gn_nchw.c.in"
-        PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 392 "templates/gn_nchw.c.in"
-      }
+        PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 392 "templates/gn_nchw.c.in"
+        PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 392 "templates/gn_nchw.c.in"
+        PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 392 "templates/gn_nchw.c.in"
+        PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 394 "templates/gn_nchw.c.in"
+      }
+#line 396 "templates/gn_nchw.c.in"
       const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
       bd0 = v_add(bd0, t0);
       bq0 = v_fma(t0, t0, bq0);
-#line 394 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
       const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
       bd1 = v_add(bd1, t1);
       bq1 = v_fma(t1, t1, bq1);
-#line 394 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
       const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
       bd2 = v_add(bd2, t2);
       bq2 = v_fma(t2, t2, bq2);
-#line 394 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
       const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
       bd3 = v_add(bd3, t3);
       bq3 = v_fma(t3, t3, bq3);
-#line 398 "templates/gn_nchw.c.in"
-    }
 #line 400 "templates/gn_nchw.c.in"
+    }
+#line 402 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 400 "templates/gn_nchw.c.in"
+#line 402 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 400 "templates/gn_nchw.c.in"
+#line 402 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 400 "templates/gn_nchw.c.in"
+#line 402 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 403 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
   }
   /* the apply's rest after its last whole step: whole vectors, then a masked one */
   int64_t j = head + (len - head) / step * step;
@@ -587,35 +589,35 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
     const vf z = v_fma(v_sub(v_load_tail(x + j, len - j), vs), vk, vh);
     v_store_tail(y + j, v_silu(z), len - j);
   }
-#line 415 "templates/gn_nchw.c.in"
+#line 417 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 415 "templates/gn_nchw.c.in"
+#line 417 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 415 "templates/gn_nchw.c.in"
+#line 417 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 418 "templates/gn_nchw.c.in"
+#line 420 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), out);
 }
 
-#line 423 "templates/gn_nchw.c.in"
+#line 425 "templates/gn_nchw.c.in"
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 320LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
   const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
   const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
   float *y = (float *)a->y + nga * gsize + e0;
   const int aligned = vec_head(y) == 0;
-#line 430 "templates/gn_nchw.c.in"
+#line 432 "templates/gn_nchw.c.in"
   if (!aligned && is % a->nchunk == ia % a->nchunk && a->chunk % step == 0 && len == a->chunk && S % a->chunk == 0) {
     const int64_t ng = ia / a->nchunk;
     fused_unaligned(a, (const float *)a->x + ng * gsize + e0, (const float *)a->x + (is / a->nchunk) * gsize + e0, y,
                     (ng / G) * C + (ng % G) * D + e0 / S, len, &a->part[is]);
     return;
   }
-#line 437 "templates/gn_nchw.c.in"
+#line 439 "templates/gn_nchw.c.in"
   if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -627,27 +629,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   vf vs = v_set1(a->sub[p]), vk = v_set1(a->scale[p]), vh = v_set1(a->shift[p]);
   const float k = shift_of(xs, len);
   const vf vm = v_set1(k);
-#line 449 "templates/gn_nchw.c.in"
-  vf d0 = v_zero(), q0 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d1 = v_zero(), q1 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d2 = v_zero(), q2 = v_zero();
-#line 449 "templates/gn_nchw.c.in"
-  vf d3 = v_zero(), q3 = v_zero();
 #line 451 "templates/gn_nchw.c.in"
+  vf d0 = v_zero(), q0 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d1 = v_zero(), q1 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d2 = v_zero(), q2 = v_zero();
+#line 451 "templates/gn_nchw.c.in"
+  vf d3 = v_zero(), q3 = v_zero();
+#line 453 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 455 "templates/gn_nchw.c.in"
-    vf bd0 = v_zero(), bq0 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd1 = v_zero(), bq1 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd2 = v_zero(), bq2 = v_zero();
-#line 455 "templates/gn_nchw.c.in"
-    vf bd3 = v_zero(), bq3 = v_zero();
 #line 457 "templates/gn_nchw.c.in"
+    vf bd0 = v_zero(), bq0 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd1 = v_zero(), bq1 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd2 = v_zero(), bq2 = v_zero();
+#line 457 "templates/gn_nchw.c.in"
+    vf bd3 = v_zero(), bq3 = v_zero();
+#line 459 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -658,137 +660,137 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 469 "templates/gn_nchw.c.in"
+#line 471 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 472 "templates/gn_nchw.c.in"
-          const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
 #line 474 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
+#line 476 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 478 "templates/gn_nchw.c.in"
-          }
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 480 "templates/gn_nchw.c.in"
+          }
+#line 482 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 485 "templates/gn_nchw.c.in"
+#line 487 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 3 * GNK_VL, s_z3);
 #line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 3 * GNK_VL, s_z3);
+#line 492 "templates/gn_nchw.c.in"
         }
-#line 469 "templates/gn_nchw.c.in"
+#line 471 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 472 "templates/gn_nchw.c.in"
-          const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 472 "templates/gn_nchw.c.in"
-          const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
 #line 474 "templates/gn_nchw.c.in"
+          const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
+#line 474 "templates/gn_nchw.c.in"
+          const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
+#line 476 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 476 "templates/gn_nchw.c.in"
-            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 478 "templates/gn_nchw.c.in"
-          }
+            PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
+#line 478 "templates/gn_nchw.c.in"
+            PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
 #line 480 "templates/gn_nchw.c.in"
+          }
+#line 482 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 480 "templates/gn_nchw.c.in"
+#line 482 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 485 "templates/gn_nchw.c.in"
+#line 487 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 488 "templates/gn_nchw.c.in"
-          v_stream(y + i + 3 * GNK_VL, s_z3);
 #line 490 "templates/gn_nchw.c.in"
-        }
+          v_stream(y + i + 0 * GNK_VL, s_z0);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 1 * GNK_VL, s_z1);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 2 * GNK_VL, s_z2);
+#line 490 "templates/gn_nchw.c.in"
+          v_stream(y + i + 3 * GNK_VL, s_z3);
 #line 492 "templates/gn_nchw.c.in"
+        }
+#line 494 "templates/gn_nchw.c.in"
       }
     }
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 495 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 498 "templates/gn_nchw.c.in"
-  }
 #line 500 "templates/gn_nchw.c.in"
+  }
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 500 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 500 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 504 "templates/gn_nchw.c.in"
-  v_fence(); /* order the streamed stores before the caller reads y */
 #line 506 "templates/gn_nchw.c.in"
+  v_fence(); /* order the streamed stores before the caller reads y */
+#line 508 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

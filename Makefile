@@ -110,8 +110,13 @@ build/kernel_ab.o: bench/kernel_ab.c runtime/gnk_internal.h runtime/gnk_kernel_a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c -o $@ bench/kernel_ab.c
 
 # The research tools are built (not run) by make test, so that -Werror keeps them compiling.
-RESEARCH_TOOLS := build/phases build/overhead build/kernel_ab.o \
+RESEARCH_TOOLS := build/phases build/overhead build/kernel_ab.o build/stream_model \
   $(if $(filter x86_64,$(shell uname -m)),build/silu_cost build/silu_cost_avx2 build/layout_model)
+
+# One core's streaming rates, the parts of the roof (read, write, copy, memcpy, read-twice
+# schedules; this machine's vectors).
+build/stream_model: bench/stream_model.c | build/.deps
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -O3 -march=native -o $@ bench/stream_model.c
 
 # Call overhead above the kernel (plan-cache lookup + validation), tiny problems.
 build/overhead: bench/overhead.c build/libgnk.a runtime/gnk_internal.h

@@ -508,61 +508,61 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #line 469 "templates/gn_nhwc.c.in"
 static void apply_item(const uint16_t *x, uint16_t *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 500 "templates/gn_nhwc.c.in"
+#line 517 "templates/gn_nhwc.c.in"
   (void)pfr, (void)pfl1; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 505 "templates/gn_nhwc.c.in"
+#line 522 "templates/gn_nhwc.c.in"
     const vf s0 = v_load(sub + j + 0 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 505 "templates/gn_nhwc.c.in"
+#line 522 "templates/gn_nhwc.c.in"
     const vf s1 = v_load(sub + j + 1 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 505 "templates/gn_nhwc.c.in"
+#line 522 "templates/gn_nhwc.c.in"
     const vf s2 = v_load(sub + j + 2 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 505 "templates/gn_nhwc.c.in"
+#line 522 "templates/gn_nhwc.c.in"
     const vf s3 = v_load(sub + j + 3 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 509 "templates/gn_nhwc.c.in"
+#line 526 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load_f16(x + p * ld + j + 0 * GNK_VL), s0), k0, h0);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load_f16(x + p * ld + j + 1 * GNK_VL), s1), k1, h1);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load_f16(x + p * ld + j + 2 * GNK_VL), s2), k2, h2);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load_f16(x + p * ld + j + 3 * GNK_VL), s3), k3, h3);
-#line 514 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 0 * GNK_VL, s_z0);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 1 * GNK_VL, s_z1);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 2 * GNK_VL, s_z2);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 3 * GNK_VL, s_z3);
-#line 519 "templates/gn_nhwc.c.in"
+#line 536 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 524 "templates/gn_nhwc.c.in"
+#line 541 "templates/gn_nhwc.c.in"
     const vf s = v_load_tail(sub + j, w);
-#line 526 "templates/gn_nhwc.c.in"
+#line 543 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_sub(v_load_tail_f16(x + p * ld + j, w), s), k, h);
       v_store_tail_f16(y + p * ld + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
@@ -570,60 +570,60 @@ static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t
                   const float *scale, const float *shift) {
 #line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 500 "templates/gn_nhwc.c.in"
+#line 517 "templates/gn_nhwc.c.in"
   (void)pfr, (void)pfl1; /* the row order is the one used where x streams from memory */
   int64_t j = 0;
   for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k0 = v_load(scale + j + 0 * GNK_VL), h0 = v_load(shift + j + 0 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k1 = v_load(scale + j + 1 * GNK_VL), h1 = v_load(shift + j + 1 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k2 = v_load(scale + j + 2 * GNK_VL), h2 = v_load(shift + j + 2 * GNK_VL);
-#line 507 "templates/gn_nhwc.c.in"
+#line 524 "templates/gn_nhwc.c.in"
     const vf k3 = v_load(scale + j + 3 * GNK_VL), h3 = v_load(shift + j + 3 * GNK_VL);
-#line 509 "templates/gn_nhwc.c.in"
+#line 526 "templates/gn_nhwc.c.in"
     for (int64_t p = 0; p < np; ++p) {
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load_f16(x + p * ld + j + 0 * GNK_VL), k0, h0);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load_f16(x + p * ld + j + 1 * GNK_VL), k1, h1);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load_f16(x + p * ld + j + 2 * GNK_VL), k2, h2);
-#line 511 "templates/gn_nhwc.c.in"
+#line 528 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load_f16(x + p * ld + j + 3 * GNK_VL), k3, h3);
-#line 514 "templates/gn_nhwc.c.in"
+#line 531 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 0 * GNK_VL, s_z0);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 1 * GNK_VL, s_z1);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 2 * GNK_VL, s_z2);
-#line 517 "templates/gn_nhwc.c.in"
+#line 534 "templates/gn_nhwc.c.in"
       v_store_f16(y + p * ld + j + 3 * GNK_VL, s_z3);
-#line 519 "templates/gn_nhwc.c.in"
+#line 536 "templates/gn_nhwc.c.in"
     }
   }
   for (; j < C; j += GNK_VL) {
     const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
-#line 526 "templates/gn_nhwc.c.in"
+#line 543 "templates/gn_nhwc.c.in"
     const vf k = v_load_tail(scale + j, w), h = v_load_tail(shift + j, w);
     for (int64_t p = 0; p < np; ++p) {
       const vf z = v_fma(v_load_tail_f16(x + p * ld + j, w), k, h);
       v_store_tail_f16(y + p * ld + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
-#line 575 "templates/gn_nhwc.c.in"
+#line 592 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 320LL, S = a->s, ld = C * a->nblk;
-#line 586 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -631,11 +631,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 604 "templates/gn_nhwc.c.in"
+#line 621 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 610 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -671,113 +671,113 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 704 "templates/gn_nhwc.c.in"
+#line 721 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, s_z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, s_z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, s_z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, s_z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
         v_store_f16(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 692 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 704 "templates/gn_nhwc.c.in"
+#line 721 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, s_z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, s_z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, s_z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, s_z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 714 "templates/gn_nhwc.c.in"
+#line 731 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_f16(x + p * ld + j), vs), vk, vh);
         v_store_f16(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 723 "templates/gn_nhwc.c.in"
+#line 740 "templates/gn_nhwc.c.in"
   }
-#line 727 "templates/gn_nhwc.c.in"
+#line 744 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

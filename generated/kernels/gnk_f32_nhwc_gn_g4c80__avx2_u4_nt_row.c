@@ -508,8 +508,9 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #line 469 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
+#line 491 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -517,23 +518,23 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -541,7 +542,7 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, z, w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
@@ -549,8 +550,9 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
                   const float *scale, const float *shift) {
 #line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
+#line 491 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -558,23 +560,23 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -582,14 +584,28 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, z, w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
 static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 476 "templates/gn_nhwc.c.in"
+  /* Four streams: the item's rows in four quarters, one row of each in turn
+   * (each y is its own: the same bits in any order). Where x comes from
+   * memory one sequential stream reads slower than four (bench/stream_model
+   * on the Intel VM, 256 MiB: 15-16 against 18-21 GB/s; a streaming copy 20
+   * against 30). kernel_ab.sh against the one-stream walk, 2026-12-04: units
+   * 1x256x512x512 GN+SiLU 0.85, 1x512x256x256 0.90; 2x320x64x64 fused 0.93,
+   * 2x640x32x32 0.99, 1x512x128x128 units 1.00. */
+  const int64_t q4 = np / 4;
+  const float *x0 = x;
+  float *y0 = y;
+  for (int64_t r = 0; r < np; ++r) {
+    const int64_t p = r < 4 * q4 ? (r % 4) * q4 + r / 4 : r;
+    x = x0 + p * ld;
+    y = y0 + p * ld;
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -597,23 +613,23 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -621,7 +637,7 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
       v_store_tail(y + j, z, w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
@@ -629,8 +645,22 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
                   const float *scale, const float *shift) {
 #line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 476 "templates/gn_nhwc.c.in"
+  /* Four streams: the item's rows in four quarters, one row of each in turn
+   * (each y is its own: the same bits in any order). Where x comes from
+   * memory one sequential stream reads slower than four (bench/stream_model
+   * on the Intel VM, 256 MiB: 15-16 against 18-21 GB/s; a streaming copy 20
+   * against 30). kernel_ab.sh against the one-stream walk, 2026-12-04: units
+   * 1x256x512x512 GN+SiLU 0.85, 1x512x256x256 0.90; 2x320x64x64 fused 0.93,
+   * 2x640x32x32 0.99, 1x512x128x128 units 1.00. */
+  const int64_t q4 = np / 4;
+  const float *x0 = x;
+  float *y0 = y;
+  for (int64_t r = 0; r < np; ++r) {
+    const int64_t p = r < 4 * q4 ? (r % 4) * q4 + r / 4 : r;
+    x = x0 + p * ld;
+    y = y0 + p * ld;
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -638,23 +668,23 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -662,10 +692,10 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
       v_store_tail(y + j, z, w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
-#line 537 "templates/gn_nhwc.c.in"
+#line 554 "templates/gn_nhwc.c.in"
 /* Values from y to its next cache line (GNK_NT_LINE): 0 when y is on one. */
 static inline int64_t line_head(const void *y) {
   return (int64_t)((GNK_NT_LINE - ((uintptr_t)y & (GNK_NT_LINE - 1))) & (GNK_NT_LINE - 1)) / (int64_t)sizeof(float);
@@ -703,18 +733,18 @@ static void apply_item_shifted(const float *x, float *y, int64_t C, int64_t np, 
   }
 }
 
-#line 575 "templates/gn_nhwc.c.in"
+#line 592 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 80LL, S = a->s, ld = C * a->nblk;
-#line 581 "templates/gn_nhwc.c.in"
+#line 598 "templates/gn_nhwc.c.in"
   /* every row on a cache line (rows of whole lines), or apply_item_shifted */
   const int lines = C % GNK_VL == 0 && C * sizeof(float) % GNK_NT_LINE == 0;
   const int streamed = lines && line_head(a->y) == 0;
   const int shifted = lines && !streamed && a->nblk == 1 && C <= TILE;
-#line 586 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -722,7 +752,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 594 "templates/gn_nhwc.c.in"
+#line 611 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
@@ -732,13 +762,13 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       apply_item_shifted(x, y, C, np, a->pf_rows, a->pf_l1, sub, scale, shift, folded);
       continue;
     }
-#line 604 "templates/gn_nhwc.c.in"
+#line 621 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 608 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
   if (streamed || shifted) v_fence(); /* order the streamed stores before the caller reads y */
-#line 610 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -774,9 +804,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 649 "templates/gn_nhwc.c.in"
+#line 666 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -789,117 +819,117 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 664 "templates/gn_nhwc.c.in"
+#line 681 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 673 "templates/gn_nhwc.c.in"
+#line 690 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z00);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z01);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z02);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z03);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_load(x + (p + 4) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_load(x + (p + 5) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_load(x + (p + 6) * ld + j), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_load(x + (p + 7) * ld + j), vk, vh);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 673 "templates/gn_nhwc.c.in"
+#line 690 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, z10);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, z11);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, z12);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, z13);
-#line 682 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 649 "templates/gn_nhwc.c.in"
+#line 666 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -912,125 +942,125 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 662 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 664 "templates/gn_nhwc.c.in"
+#line 681 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z00 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z01 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z02 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z03 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 673 "templates/gn_nhwc.c.in"
+#line 690 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z00);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z01);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z02);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z03);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z10 = v_fma(v_sub(v_load(x + (p + 4) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z11 = v_fma(v_sub(v_load(x + (p + 5) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z12 = v_fma(v_sub(v_load(x + (p + 6) * ld + j), vs), vk, vh);
-#line 668 "templates/gn_nhwc.c.in"
+#line 685 "templates/gn_nhwc.c.in"
         const vf z13 = v_fma(v_sub(v_load(x + (p + 7) * ld + j), vs), vk, vh);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load(xs + (p + 4) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load(xs + (p + 5) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load(xs + (p + 6) * ld + j), km);
-#line 671 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load(xs + (p + 7) * ld + j), km);
-#line 673 "templates/gn_nhwc.c.in"
+#line 690 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 4) * ld + j, z10);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 5) * ld + j, z11);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 6) * ld + j, z12);
-#line 679 "templates/gn_nhwc.c.in"
+#line 696 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 7) * ld + j, z13);
-#line 682 "templates/gn_nhwc.c.in"
+#line 699 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 692 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 714 "templates/gn_nhwc.c.in"
+#line 731 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, z);
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 723 "templates/gn_nhwc.c.in"
+#line 740 "templates/gn_nhwc.c.in"
   }
-#line 725 "templates/gn_nhwc.c.in"
+#line 742 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 727 "templates/gn_nhwc.c.in"
+#line 744 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -508,8 +508,9 @@ static void stats(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #line 469 "templates/gn_nhwc.c.in"
 static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
+#line 491 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -517,25 +518,25 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 487 "templates/gn_nhwc.c.in"
+#line 504 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, s_z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, s_z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, s_z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, s_z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -543,7 +544,7 @@ static void apply_item(const float *x, float *y, int64_t C, int64_t ld, int64_t 
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
@@ -551,8 +552,9 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
                   const float *scale, const float *shift) {
 #line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
+#line 491 "templates/gn_nhwc.c.in"
   for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -560,25 +562,25 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 487 "templates/gn_nhwc.c.in"
+#line 504 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 0 * GNK_VL, s_z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 1 * GNK_VL, s_z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 2 * GNK_VL, s_z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_store(y + j + 3 * GNK_VL, s_z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -586,14 +588,28 @@ static void apply_item_folded(const float *x, float *y, int64_t C, int64_t ld, i
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
 static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64_t np, int64_t pfr, int pfl1, const float *sub,
                   const float *scale, const float *shift) {
-#line 475 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 476 "templates/gn_nhwc.c.in"
+  /* Four streams: the item's rows in four quarters, one row of each in turn
+   * (each y is its own: the same bits in any order). Where x comes from
+   * memory one sequential stream reads slower than four (bench/stream_model
+   * on the Intel VM, 256 MiB: 15-16 against 18-21 GB/s; a streaming copy 20
+   * against 30). kernel_ab.sh against the one-stream walk, 2026-12-04: units
+   * 1x256x512x512 GN+SiLU 0.85, 1x512x256x256 0.90; 2x320x64x64 fused 0.93,
+   * 2x640x32x32 0.99, 1x512x128x128 units 1.00. */
+  const int64_t q4 = np / 4;
+  const float *x0 = x;
+  float *y0 = y;
+  for (int64_t r = 0; r < np; ++r) {
+    const int64_t p = r < 4 * q4 ? (r % 4) * q4 + r / 4 : r;
+    x = x0 + p * ld;
+    y = y0 + p * ld;
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -601,25 +617,25 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_sub(v_load(x + j + 0 * GNK_VL), v_load(sub + j + 0 * GNK_VL)), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_sub(v_load(x + j + 1 * GNK_VL), v_load(sub + j + 1 * GNK_VL)), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_sub(v_load(x + j + 2 * GNK_VL), v_load(sub + j + 2 * GNK_VL)), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_sub(v_load(x + j + 3 * GNK_VL), v_load(sub + j + 3 * GNK_VL)), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 487 "templates/gn_nhwc.c.in"
+#line 504 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, s_z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, s_z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, s_z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, s_z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -627,7 +643,7 @@ static void apply_item_nt(const float *x, float *y, int64_t C, int64_t ld, int64
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
 #line 469 "templates/gn_nhwc.c.in"
@@ -635,8 +651,22 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
                   const float *scale, const float *shift) {
 #line 472 "templates/gn_nhwc.c.in"
   (void)sub;
-#line 475 "templates/gn_nhwc.c.in"
-  for (int64_t p = 0; p < np; ++p, x += ld, y += ld) {
+#line 476 "templates/gn_nhwc.c.in"
+  /* Four streams: the item's rows in four quarters, one row of each in turn
+   * (each y is its own: the same bits in any order). Where x comes from
+   * memory one sequential stream reads slower than four (bench/stream_model
+   * on the Intel VM, 256 MiB: 15-16 against 18-21 GB/s; a streaming copy 20
+   * against 30). kernel_ab.sh against the one-stream walk, 2026-12-04: units
+   * 1x256x512x512 GN+SiLU 0.85, 1x512x256x256 0.90; 2x320x64x64 fused 0.93,
+   * 2x640x32x32 0.99, 1x512x128x128 units 1.00. */
+  const int64_t q4 = np / 4;
+  const float *x0 = x;
+  float *y0 = y;
+  for (int64_t r = 0; r < np; ++r) {
+    const int64_t p = r < 4 * q4 ? (r % 4) * q4 + r / 4 : r;
+    x = x0 + p * ld;
+    y = y0 + p * ld;
+#line 493 "templates/gn_nhwc.c.in"
     int64_t j = 0;
     const int pf = pfr > 0 && p + pfr < np; /* the item's own rows only; see PF_ROWS */
     for (; j + 4 * GNK_VL <= C; j += 4 * GNK_VL) {
@@ -644,25 +674,25 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS_L1(x + pfr * ld + j + l);
       else if (pf)
         for (int64_t l = 0; l < 4 * GNK_VL; l += LINE) PF_ROWS(x + pfr * ld + j + l);
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z0 = v_fma(v_load(x + j + 0 * GNK_VL), v_load(scale + j + 0 * GNK_VL), v_load(shift + j + 0 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z1 = v_fma(v_load(x + j + 1 * GNK_VL), v_load(scale + j + 1 * GNK_VL), v_load(shift + j + 1 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z2 = v_fma(v_load(x + j + 2 * GNK_VL), v_load(scale + j + 2 * GNK_VL), v_load(shift + j + 2 * GNK_VL));
-#line 484 "templates/gn_nhwc.c.in"
+#line 501 "templates/gn_nhwc.c.in"
       const vf z3 = v_fma(v_load(x + j + 3 * GNK_VL), v_load(scale + j + 3 * GNK_VL), v_load(shift + j + 3 * GNK_VL));
-#line 487 "templates/gn_nhwc.c.in"
+#line 504 "templates/gn_nhwc.c.in"
       vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 0 * GNK_VL, s_z0);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 1 * GNK_VL, s_z1);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 2 * GNK_VL, s_z2);
-#line 490 "templates/gn_nhwc.c.in"
+#line 507 "templates/gn_nhwc.c.in"
       v_stream(y + j + 3 * GNK_VL, s_z3);
-#line 492 "templates/gn_nhwc.c.in"
+#line 509 "templates/gn_nhwc.c.in"
     }
     for (; j < C; j += GNK_VL) {
       const int64_t w = C - j < GNK_VL ? C - j : GNK_VL;
@@ -670,10 +700,10 @@ static void apply_item_folded_nt(const float *x, float *y, int64_t C, int64_t ld
       v_store_tail(y + j, v_silu(z), w);
     }
   }
-#line 533 "templates/gn_nhwc.c.in"
+#line 550 "templates/gn_nhwc.c.in"
 }
 
-#line 537 "templates/gn_nhwc.c.in"
+#line 554 "templates/gn_nhwc.c.in"
 /* Values from y to its next cache line (GNK_NT_LINE): 0 when y is on one. */
 static inline int64_t line_head(const void *y) {
   return (int64_t)((GNK_NT_LINE - ((uintptr_t)y & (GNK_NT_LINE - 1))) & (GNK_NT_LINE - 1)) / (int64_t)sizeof(float);
@@ -711,18 +741,18 @@ static void apply_item_shifted(const float *x, float *y, int64_t C, int64_t np, 
   }
 }
 
-#line 575 "templates/gn_nhwc.c.in"
+#line 592 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 240LL, S = a->s, ld = C * a->nblk;
-#line 581 "templates/gn_nhwc.c.in"
+#line 598 "templates/gn_nhwc.c.in"
   /* every row on a cache line (rows of whole lines), or apply_item_shifted */
   const int lines = C % GNK_VL == 0 && C * sizeof(float) % GNK_NT_LINE == 0;
   const int streamed = lines && line_head(a->y) == 0;
   const int shifted = lines && !streamed && a->nblk == 1 && C <= TILE;
-#line 586 "templates/gn_nhwc.c.in"
+#line 603 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -730,7 +760,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     float *y = (float *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 594 "templates/gn_nhwc.c.in"
+#line 611 "templates/gn_nhwc.c.in"
     if (streamed) {
       if (folded) apply_item_folded_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
       else apply_item_nt(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
@@ -740,13 +770,13 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       apply_item_shifted(x, y, C, np, a->pf_rows, a->pf_l1, sub, scale, shift, folded);
       continue;
     }
-#line 604 "templates/gn_nhwc.c.in"
+#line 621 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 608 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
   if (streamed || shifted) v_fence(); /* order the streamed stores before the caller reads y */
-#line 610 "templates/gn_nhwc.c.in"
+#line 627 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -782,115 +812,115 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load(x + (p + 0) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load(x + (p + 1) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load(x + (p + 2) * ld + j), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load(x + (p + 3) * ld + j), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 704 "templates/gn_nhwc.c.in"
+#line 721 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, s_z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, s_z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, s_z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, s_z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load(x + p * ld + j), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 647 "templates/gn_nhwc.c.in"
+#line 664 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 687 "templates/gn_nhwc.c.in"
+#line 704 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 692 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 694 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + (p + 0) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + (p + 1) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + (p + 2) * ld + j), vs), vk, vh);
-#line 696 "templates/gn_nhwc.c.in"
+#line 713 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + (p + 3) * ld + j), vs), vk, vh);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load(xs + (p + 0) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load(xs + (p + 1) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load(xs + (p + 2) * ld + j), km);
-#line 699 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load(xs + (p + 3) * ld + j), km);
-#line 701 "templates/gn_nhwc.c.in"
+#line 718 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 704 "templates/gn_nhwc.c.in"
+#line 721 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 0) * ld + j, s_z0);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 1) * ld + j, s_z1);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 2) * ld + j, s_z2);
-#line 707 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
         v_stream(y + (p + 3) * ld + j, s_z3);
-#line 709 "templates/gn_nhwc.c.in"
+#line 726 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 714 "templates/gn_nhwc.c.in"
+#line 731 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 716 "templates/gn_nhwc.c.in"
+#line 733 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load(x + p * ld + j), vs), vk, vh);
         v_stream(y + p * ld + j, v_silu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 723 "templates/gn_nhwc.c.in"
+#line 740 "templates/gn_nhwc.c.in"
   }
-#line 725 "templates/gn_nhwc.c.in"
+#line 742 "templates/gn_nhwc.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 727 "templates/gn_nhwc.c.in"
+#line 744 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -98,6 +98,12 @@ typedef struct gnk_kernel_fns {
  * the template: there half a line off cost 5-10%). */
 #define GNK_NT_LINE 64
 
+/* Floats from p to its next `align`-byte boundary (a power of two): 0 when
+ * p is on one. The streaming-store paths' head before aligned stores. */
+static inline int64_t gnk_floats_to_boundary(const void *p, uintptr_t align) {
+  return (int64_t)(((align - ((uintptr_t)p & (align - 1))) & (align - 1)) / sizeof(float));
+}
+
 /* Largest channel tile an NHWC stats kernel keeps per-channel sums for on
  * its stack (floats); wider tensors are processed in tiles of whole groups. */
 #define GNK_NHWC_TILE_C 1024

@@ -176,43 +176,43 @@ static void stats_run(const uint16_t *p, int64_t len, gnk_partial *out) {
  * from L3 or memory (measured 3-11% faster there, 4-6% slower on 8x8 images). */
 #define PREFETCH(p, l2) ((l2) ? __builtin_prefetch((p), 0, 2) : __builtin_prefetch((p), 0, 3))
 
-#line 179 "templates/gn_nchw.c.in"
+#line 177 "templates/gn_nchw.c.in"
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one channel. */
-#line 187 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
 static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 192 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 194 "templates/gn_nchw.c.in"
+#line 192 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 206 "templates/gn_nchw.c.in"
+#line 204 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 214 "templates/gn_nchw.c.in"
+#line 212 "templates/gn_nchw.c.in"
     vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 219 "templates/gn_nchw.c.in"
+#line 217 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load_bf16(x + i), vs), vk, vh);
@@ -224,45 +224,45 @@ static void apply_run(const uint16_t *x, uint16_t *y, int64_t len, float sub, fl
   }
 }
 
-#line 184 "templates/gn_nchw.c.in"
+#line 182 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 187 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
 static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float sub, float scale, float shift, const uint16_t *pf, int pf_l2) {
-#line 189 "templates/gn_nchw.c.in"
+#line 187 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 194 "templates/gn_nchw.c.in"
+#line 192 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 206 "templates/gn_nchw.c.in"
+#line 204 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 214 "templates/gn_nchw.c.in"
+#line 212 "templates/gn_nchw.c.in"
     vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 219 "templates/gn_nchw.c.in"
+#line 217 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load_bf16(x + i), vk, vh);
@@ -274,7 +274,7 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
   }
 }
 
-#line 231 "templates/gn_nchw.c.in"
+#line 229 "templates/gn_nchw.c.in"
 /* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
  * 14x14 images), cut row by row, end in a masked vector each and start off
  * the vector grid: a row of 49 values takes four vectors, three of them
@@ -303,77 +303,77 @@ static void apply_flat(const uint16_t *x, uint16_t *y, int64_t i, int64_t end, i
   for (int64_t q = 0; i < end; ++q, row_end += S) {
     const vf vs = v_set1(ps[q]), vk = v_set1(pk[q]), vh = v_set1(ph[q]);
     const int64_t stop = row_end < end ? row_end : end;
-#line 261 "templates/gn_nchw.c.in"
+#line 259 "templates/gn_nchw.c.in"
     if (ps[q] == 0.0f) { /* the mean folded into shift: one FMA */
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 270 "templates/gn_nchw.c.in"
+#line 268 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 275 "templates/gn_nchw.c.in"
+#line 273 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_load_bf16(x + i), vk, vh);
         v_store_bf16(y + i, v_silu(z));
       }
-#line 261 "templates/gn_nchw.c.in"
+#line 259 "templates/gn_nchw.c.in"
     } else {
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 270 "templates/gn_nchw.c.in"
+#line 268 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 275 "templates/gn_nchw.c.in"
+#line 273 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_sub(v_load_bf16(x + i), vs), vk, vh);
         v_store_bf16(y + i, v_silu(z));
       }
-#line 281 "templates/gn_nchw.c.in"
+#line 279 "templates/gn_nchw.c.in"
     }
     if (i < stop) { /* the vector across the end of row q, or the range's last */
       const int64_t w = end - i < GNK_VL ? end - i : GNK_VL, in_q = stop - i;
@@ -432,7 +432,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 342 "templates/gn_nchw.c.in"
+#line 340 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -447,14 +447,14 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #ifndef FUSED_AHEAD
 #define FUSED_AHEAD 1024
 #endif
-#line 436 "templates/gn_nchw.c.in"
+#line 434 "templates/gn_nchw.c.in"
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 320LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
   const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
   const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
   uint16_t *y = (uint16_t *)a->y + nga * gsize + e0;
   const int aligned = 1;
-#line 450 "templates/gn_nchw.c.in"
+#line 448 "templates/gn_nchw.c.in"
   if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -467,27 +467,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const float k = shift_of(xs, len);
   prefetch_next_shift(xs, len);
   const vf vm = v_set1(k);
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 465 "templates/gn_nchw.c.in"
+#line 463 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 471 "templates/gn_nchw.c.in"
+#line 469 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -498,135 +498,135 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 483 "templates/gn_nchw.c.in"
+#line 481 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load_bf16(x + i + 0 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load_bf16(x + i + 1 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_load_bf16(x + i + 2 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_load_bf16(x + i + 3 * GNK_VL), vk, vh);
-#line 488 "templates/gn_nchw.c.in"
+#line 486 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 492 "templates/gn_nchw.c.in"
+#line 490 "templates/gn_nchw.c.in"
           }
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 499 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 504 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
         }
-#line 483 "templates/gn_nchw.c.in"
+#line 481 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load_bf16(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load_bf16(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_sub(v_load_bf16(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_sub(v_load_bf16(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 488 "templates/gn_nchw.c.in"
+#line 486 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 492 "templates/gn_nchw.c.in"
+#line 490 "templates/gn_nchw.c.in"
           }
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load_bf16(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load_bf16(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load_bf16(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load_bf16(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 499 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 0 * GNK_VL, s_z0);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 1 * GNK_VL, s_z1);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 2 * GNK_VL, s_z2);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_store_bf16(y + i + 3 * GNK_VL, s_z3);
-#line 504 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
         }
-#line 506 "templates/gn_nchw.c.in"
+#line 504 "templates/gn_nchw.c.in"
       }
     }
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 512 "templates/gn_nchw.c.in"
+#line 510 "templates/gn_nchw.c.in"
   }
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 520 "templates/gn_nchw.c.in"
+#line 518 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

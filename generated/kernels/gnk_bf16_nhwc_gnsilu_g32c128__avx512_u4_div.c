@@ -617,13 +617,13 @@ static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t
 #line 550 "templates/gn_nhwc.c.in"
 }
 
-#line 592 "templates/gn_nhwc.c.in"
+#line 590 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 128LL, S = a->s, ld = C * a->nblk;
-#line 603 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -631,11 +631,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 621 "templates/gn_nhwc.c.in"
+#line 619 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 627 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -671,113 +671,113 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 664 "templates/gn_nhwc.c.in"
+#line 662 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 704 "templates/gn_nhwc.c.in"
+#line 702 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 711 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_load_bf16(x + (p + 0) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_load_bf16(x + (p + 1) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_load_bf16(x + (p + 2) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_load_bf16(x + (p + 3) * ld + j), vk, vh);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 718 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 721 "templates/gn_nhwc.c.in"
+#line 719 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, s_z0);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, s_z1);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, s_z2);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, s_z3);
-#line 726 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 733 "templates/gn_nhwc.c.in"
+#line 731 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_load_bf16(x + p * ld + j), vk, vh);
         v_store_bf16(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 664 "templates/gn_nhwc.c.in"
+#line 662 "templates/gn_nhwc.c.in"
   } else { /* x - sub, then the FMA */
-#line 704 "templates/gn_nhwc.c.in"
+#line 702 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 709 "templates/gn_nhwc.c.in"
+#line 707 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 711 "templates/gn_nhwc.c.in"
+#line 709 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z0 = v_fma(v_sub(v_load_bf16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z1 = v_fma(v_sub(v_load_bf16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z2 = v_fma(v_sub(v_load_bf16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
         const vf z3 = v_fma(v_sub(v_load_bf16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_bf16(xs + (p + 0) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_bf16(xs + (p + 1) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_bf16(xs + (p + 2) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_bf16(xs + (p + 3) * ld + j), km);
-#line 718 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 721 "templates/gn_nhwc.c.in"
+#line 719 "templates/gn_nhwc.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_div_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 0) * ld + j, s_z0);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 1) * ld + j, s_z1);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 2) * ld + j, s_z2);
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_bf16(y + (p + 3) * ld + j, s_z3);
-#line 726 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 731 "templates/gn_nhwc.c.in"
+#line 729 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 733 "templates/gn_nhwc.c.in"
+#line 731 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_bf16(x + p * ld + j), vs), vk, vh);
         v_store_bf16(y + p * ld + j, v_silu_div(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 740 "templates/gn_nhwc.c.in"
+#line 738 "templates/gn_nhwc.c.in"
   }
-#line 744 "templates/gn_nhwc.c.in"
+#line 742 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

@@ -613,13 +613,13 @@ static void apply_item_folded(const uint16_t *x, uint16_t *y, int64_t C, int64_t
 #line 550 "templates/gn_nhwc.c.in"
 }
 
-#line 592 "templates/gn_nhwc.c.in"
+#line 590 "templates/gn_nhwc.c.in"
 /* y = act((x - sub[c]) * scale[c] + shift[c]) over the items' rows. When the
  * runtime folded every mean of the unit into shift (sub all 0), one FMA
  * per vector does it. */
 static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
   const int64_t C = 64LL, S = a->s, ld = C * a->nblk;
-#line 603 "templates/gn_nhwc.c.in"
+#line 601 "templates/gn_nhwc.c.in"
   for (int64_t it = item0; it < item1; ++it) {
     const int64_t n = it / a->nchunk, p0 = (it % a->nchunk) * a->chunk;
     const int64_t np = S - p0 < a->chunk ? S - p0 : a->chunk;
@@ -627,11 +627,11 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     uint16_t *y = (uint16_t *)a->y + unit_row(a, n, p0);
     const float *sub = a->sub + n * C, *scale = a->scale + n * C, *shift = a->shift + n * C;
     const int folded = all_zero(sub, C);
-#line 621 "templates/gn_nhwc.c.in"
+#line 619 "templates/gn_nhwc.c.in"
     if (folded) apply_item_folded(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
     else apply_item(x, y, C, ld, np, a->pf_rows, a->pf_l1, sub, scale, shift);
   }
-#line 627 "templates/gn_nhwc.c.in"
+#line 625 "templates/gn_nhwc.c.in"
 }
 
 /* The normalization of item ia (rows of unit n: a sample, or a channel block
@@ -667,132 +667,9 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
     v_store(qq + j, v_zero());
   }
   int64_t p = 0;
-#line 664 "templates/gn_nhwc.c.in"
+#line 662 "templates/gn_nhwc.c.in"
   if (folded) { /* the means folded into shift: one FMA */
-#line 666 "templates/gn_nhwc.c.in"
-    /* Two steps of four rows per column, the sums held in registers between
-     * them: half the loads and stores of ss and qq and of the parameters
-     * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
-     * 0-3) + tree(rows 4-7) is what two steps do: the same bits. Zen 4 VM,
-     * in-process A/B: 2x320x64x64 and 2x640x32x32 GN 0.92-0.94 of the
-     * four-row loop's time (one round in three even); with the SiLU the
-     * loop is bound by its arithmetic and keeps four rows. */
-    for (; p + 2 * ROWS <= np; p += 2 * ROWS) {
-      const int pf0 = pfr > 0 && p + pfr + ROWS <= np, pf1 = pfr > 0 && p + ROWS + pfr + ROWS <= np; /* as acc_rows */
-      for (int64_t j = 0; j < C; j += GNK_VL) {
-        if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
-        if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
-#line 681 "templates/gn_nhwc.c.in"
-        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-        vf s = v_load(ss + j), q = v_load(qq + j);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z00 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z01 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z02 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z03 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t00 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t01 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t02 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t03 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 690 "templates/gn_nhwc.c.in"
-        s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
-        q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 0) * ld + j, v_relu(z00));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 1) * ld + j, v_relu(z01));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 2) * ld + j, v_relu(z02));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 3) * ld + j, v_relu(z03));
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z10 = v_fma(v_load_f16(x + (p + 4) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z11 = v_fma(v_load_f16(x + (p + 5) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z12 = v_fma(v_load_f16(x + (p + 6) * ld + j), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z13 = v_fma(v_load_f16(x + (p + 7) * ld + j), vk, vh);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t10 = v_sub(v_load_f16(xs + (p + 4) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t11 = v_sub(v_load_f16(xs + (p + 5) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t12 = v_sub(v_load_f16(xs + (p + 6) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
-        const vf t13 = v_sub(v_load_f16(xs + (p + 7) * ld + j), km);
-#line 690 "templates/gn_nhwc.c.in"
-        s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
-        q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 4) * ld + j, v_relu(z10));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 5) * ld + j, v_relu(z11));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 6) * ld + j, v_relu(z12));
-#line 696 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 7) * ld + j, v_relu(z13));
-#line 699 "templates/gn_nhwc.c.in"
-        v_store(ss + j, s);
-        v_store(qq + j, q);
-      }
-    }
-#line 704 "templates/gn_nhwc.c.in"
-    for (; p + ROWS <= np; p += ROWS) {
-      const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
-      for (int64_t j = 0; j < C; j += GNK_VL) {
-        if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
-#line 711 "templates/gn_nhwc.c.in"
-        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
-#line 716 "templates/gn_nhwc.c.in"
-        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
-        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
-        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
-        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 718 "templates/gn_nhwc.c.in"
-        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
-        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 724 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 0) * ld + j, v_relu(z0));
-#line 724 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 1) * ld + j, v_relu(z1));
-#line 724 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 2) * ld + j, v_relu(z2));
-#line 724 "templates/gn_nhwc.c.in"
-        v_store_f16(y + (p + 3) * ld + j, v_relu(z3));
-#line 726 "templates/gn_nhwc.c.in"
-      }
-    }
-    for (; p < np; ++p) {
-      for (int64_t j = 0; j < C; j += GNK_VL) {
-#line 733 "templates/gn_nhwc.c.in"
-        const vf vk = v_load(scale + j), vh = v_load(shift + j);
-        const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
-        v_store_f16(y + p * ld + j, v_relu(z));
-      }
-      acc_row(xs + p * ld, C, kk, ss, qq);
-    }
 #line 664 "templates/gn_nhwc.c.in"
-  } else { /* x - sub, then the FMA */
-#line 666 "templates/gn_nhwc.c.in"
     /* Two steps of four rows per column, the sums held in registers between
      * them: half the loads and stores of ss and qq and of the parameters
      * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
@@ -806,122 +683,245 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
         if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
         if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
 #line 679 "templates/gn_nhwc.c.in"
-        const vf vs = v_load(sub + j);
-#line 681 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
         vf s = v_load(ss + j), q = v_load(qq + j);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z00 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z01 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z02 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z03 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 688 "templates/gn_nhwc.c.in"
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z00 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z01 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z02 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z03 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
+#line 686 "templates/gn_nhwc.c.in"
         const vf t00 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t01 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t02 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t03 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 690 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
         q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z00));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z01));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z02));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z03));
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z10 = v_fma(v_sub(v_load_f16(x + (p + 4) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z11 = v_fma(v_sub(v_load_f16(x + (p + 5) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z12 = v_fma(v_sub(v_load_f16(x + (p + 6) * ld + j), vs), vk, vh);
-#line 685 "templates/gn_nhwc.c.in"
-        const vf z13 = v_fma(v_sub(v_load_f16(x + (p + 7) * ld + j), vs), vk, vh);
-#line 688 "templates/gn_nhwc.c.in"
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z10 = v_fma(v_load_f16(x + (p + 4) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z11 = v_fma(v_load_f16(x + (p + 5) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z12 = v_fma(v_load_f16(x + (p + 6) * ld + j), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z13 = v_fma(v_load_f16(x + (p + 7) * ld + j), vk, vh);
+#line 686 "templates/gn_nhwc.c.in"
         const vf t10 = v_sub(v_load_f16(xs + (p + 4) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t11 = v_sub(v_load_f16(xs + (p + 5) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t12 = v_sub(v_load_f16(xs + (p + 6) * ld + j), km);
-#line 688 "templates/gn_nhwc.c.in"
+#line 686 "templates/gn_nhwc.c.in"
         const vf t13 = v_sub(v_load_f16(xs + (p + 7) * ld + j), km);
-#line 690 "templates/gn_nhwc.c.in"
+#line 688 "templates/gn_nhwc.c.in"
         s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
         q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 4) * ld + j, v_relu(z10));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 5) * ld + j, v_relu(z11));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 6) * ld + j, v_relu(z12));
-#line 696 "templates/gn_nhwc.c.in"
+#line 694 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 7) * ld + j, v_relu(z13));
-#line 699 "templates/gn_nhwc.c.in"
+#line 697 "templates/gn_nhwc.c.in"
         v_store(ss + j, s);
         v_store(qq + j, q);
       }
     }
-#line 704 "templates/gn_nhwc.c.in"
+#line 702 "templates/gn_nhwc.c.in"
     for (; p + ROWS <= np; p += ROWS) {
       const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
       for (int64_t j = 0; j < C; j += GNK_VL) {
         if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
 #line 709 "templates/gn_nhwc.c.in"
-        const vf vs = v_load(sub + j);
-#line 711 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
-#line 713 "templates/gn_nhwc.c.in"
-        const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
-#line 716 "templates/gn_nhwc.c.in"
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_load_f16(x + (p + 0) * ld + j), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_load_f16(x + (p + 1) * ld + j), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_load_f16(x + (p + 2) * ld + j), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_load_f16(x + (p + 3) * ld + j), vk, vh);
+#line 714 "templates/gn_nhwc.c.in"
         const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
-#line 716 "templates/gn_nhwc.c.in"
+#line 714 "templates/gn_nhwc.c.in"
         const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
-#line 718 "templates/gn_nhwc.c.in"
+#line 716 "templates/gn_nhwc.c.in"
         v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
         v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 0) * ld + j, v_relu(z0));
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 1) * ld + j, v_relu(z1));
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 2) * ld + j, v_relu(z2));
-#line 724 "templates/gn_nhwc.c.in"
+#line 722 "templates/gn_nhwc.c.in"
         v_store_f16(y + (p + 3) * ld + j, v_relu(z3));
-#line 726 "templates/gn_nhwc.c.in"
+#line 724 "templates/gn_nhwc.c.in"
       }
     }
     for (; p < np; ++p) {
       for (int64_t j = 0; j < C; j += GNK_VL) {
 #line 731 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j);
+        const vf z = v_fma(v_load_f16(x + p * ld + j), vk, vh);
+        v_store_f16(y + p * ld + j, v_relu(z));
+      }
+      acc_row(xs + p * ld, C, kk, ss, qq);
+    }
+#line 662 "templates/gn_nhwc.c.in"
+  } else { /* x - sub, then the FMA */
+#line 664 "templates/gn_nhwc.c.in"
+    /* Two steps of four rows per column, the sums held in registers between
+     * them: half the loads and stores of ss and qq and of the parameters
+     * (a 512-bit store issues every other cycle on Zen 4). s + tree(rows
+     * 0-3) + tree(rows 4-7) is what two steps do: the same bits. Zen 4 VM,
+     * in-process A/B: 2x320x64x64 and 2x640x32x32 GN 0.92-0.94 of the
+     * four-row loop's time (one round in three even); with the SiLU the
+     * loop is bound by its arithmetic and keeps four rows. */
+    for (; p + 2 * ROWS <= np; p += 2 * ROWS) {
+      const int pf0 = pfr > 0 && p + pfr + ROWS <= np, pf1 = pfr > 0 && p + ROWS + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf0) pf_step(xs + (p + pfr) * ld, ld, j);
+        if (pf1) pf_step(xs + (p + ROWS + pfr) * ld, ld, j);
+#line 677 "templates/gn_nhwc.c.in"
         const vf vs = v_load(sub + j);
-#line 733 "templates/gn_nhwc.c.in"
+#line 679 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+        vf s = v_load(ss + j), q = v_load(qq + j);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z00 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z01 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z02 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z03 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t00 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t01 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t02 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t03 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
+#line 688 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t00, t01), v_add(t02, t03)));
+        q = v_add(q, v_add(v_fma(t01, t01, v_mul(t00, t00)), v_fma(t03, t03, v_mul(t02, t02))));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 0) * ld + j, v_relu(z00));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 1) * ld + j, v_relu(z01));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 2) * ld + j, v_relu(z02));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 3) * ld + j, v_relu(z03));
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z10 = v_fma(v_sub(v_load_f16(x + (p + 4) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z11 = v_fma(v_sub(v_load_f16(x + (p + 5) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z12 = v_fma(v_sub(v_load_f16(x + (p + 6) * ld + j), vs), vk, vh);
+#line 683 "templates/gn_nhwc.c.in"
+        const vf z13 = v_fma(v_sub(v_load_f16(x + (p + 7) * ld + j), vs), vk, vh);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t10 = v_sub(v_load_f16(xs + (p + 4) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t11 = v_sub(v_load_f16(xs + (p + 5) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t12 = v_sub(v_load_f16(xs + (p + 6) * ld + j), km);
+#line 686 "templates/gn_nhwc.c.in"
+        const vf t13 = v_sub(v_load_f16(xs + (p + 7) * ld + j), km);
+#line 688 "templates/gn_nhwc.c.in"
+        s = v_add(s, v_add(v_add(t10, t11), v_add(t12, t13)));
+        q = v_add(q, v_add(v_fma(t11, t11, v_mul(t10, t10)), v_fma(t13, t13, v_mul(t12, t12))));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 4) * ld + j, v_relu(z10));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 5) * ld + j, v_relu(z11));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 6) * ld + j, v_relu(z12));
+#line 694 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 7) * ld + j, v_relu(z13));
+#line 697 "templates/gn_nhwc.c.in"
+        v_store(ss + j, s);
+        v_store(qq + j, q);
+      }
+    }
+#line 702 "templates/gn_nhwc.c.in"
+    for (; p + ROWS <= np; p += ROWS) {
+      const int pf = pfr > 0 && p + pfr + ROWS <= np; /* as acc_rows */
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+        if (pf) pf_step(xs + (p + pfr) * ld, ld, j);
+#line 707 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 709 "templates/gn_nhwc.c.in"
+        const vf vk = v_load(scale + j), vh = v_load(shift + j), km = v_load(kk + j);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z0 = v_fma(v_sub(v_load_f16(x + (p + 0) * ld + j), vs), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z1 = v_fma(v_sub(v_load_f16(x + (p + 1) * ld + j), vs), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z2 = v_fma(v_sub(v_load_f16(x + (p + 2) * ld + j), vs), vk, vh);
+#line 711 "templates/gn_nhwc.c.in"
+        const vf z3 = v_fma(v_sub(v_load_f16(x + (p + 3) * ld + j), vs), vk, vh);
+#line 714 "templates/gn_nhwc.c.in"
+        const vf t0 = v_sub(v_load_f16(xs + (p + 0) * ld + j), km);
+#line 714 "templates/gn_nhwc.c.in"
+        const vf t1 = v_sub(v_load_f16(xs + (p + 1) * ld + j), km);
+#line 714 "templates/gn_nhwc.c.in"
+        const vf t2 = v_sub(v_load_f16(xs + (p + 2) * ld + j), km);
+#line 714 "templates/gn_nhwc.c.in"
+        const vf t3 = v_sub(v_load_f16(xs + (p + 3) * ld + j), km);
+#line 716 "templates/gn_nhwc.c.in"
+        v_store(ss + j, v_add(v_load(ss + j), v_add(v_add(t0, t1), v_add(t2, t3))));
+        v_store(qq + j, v_add(v_load(qq + j), v_add(v_fma(t1, t1, v_mul(t0, t0)), v_fma(t3, t3, v_mul(t2, t2)))));
+#line 722 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 0) * ld + j, v_relu(z0));
+#line 722 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 1) * ld + j, v_relu(z1));
+#line 722 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 2) * ld + j, v_relu(z2));
+#line 722 "templates/gn_nhwc.c.in"
+        v_store_f16(y + (p + 3) * ld + j, v_relu(z3));
+#line 724 "templates/gn_nhwc.c.in"
+      }
+    }
+    for (; p < np; ++p) {
+      for (int64_t j = 0; j < C; j += GNK_VL) {
+#line 729 "templates/gn_nhwc.c.in"
+        const vf vs = v_load(sub + j);
+#line 731 "templates/gn_nhwc.c.in"
         const vf vk = v_load(scale + j), vh = v_load(shift + j);
         const vf z = v_fma(v_sub(v_load_f16(x + p * ld + j), vs), vk, vh);
         v_store_f16(y + p * ld + j, v_relu(z));
       }
       acc_row(xs + p * ld, C, kk, ss, qq);
     }
-#line 740 "templates/gn_nhwc.c.in"
+#line 738 "templates/gn_nhwc.c.in"
   }
-#line 744 "templates/gn_nhwc.c.in"
+#line 742 "templates/gn_nhwc.c.in"
   tile_finish(a, nb, k, xs, np, 0, C, kk, ss, qq);
 }
 

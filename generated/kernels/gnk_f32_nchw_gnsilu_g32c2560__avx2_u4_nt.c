@@ -182,20 +182,18 @@ static void stats_run(const float *p, int64_t len, gnk_partial *out) {
  * AVX2, half a line off cost 5-10% in the apply, and the fused loop from half
  * a line ran 0.87-0.95 of the time of fused_unaligned to the next line (Intel
  * VM, bench/kernel_ab.sh, 2x320x4096 and 1x256x262144, YOFF=8). */
-static inline int64_t vec_head(const float *y) {
-  return (int64_t)((GNK_VBYTES - ((uintptr_t)y & (GNK_VBYTES - 1))) & (GNK_VBYTES - 1)) / (int64_t)sizeof(float);
-}
+static inline int64_t vec_head(const float *y) { return gnk_floats_to_boundary(y, GNK_VBYTES); }
 
 /* y = act((x - sub) * scale + shift) over `len` contiguous values of one
  * channel, with non-temporal stores: y goes straight to memory without being
  * read first (no read-for-ownership) and without evicting useful lines. */
-#line 187 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
 static void apply_run(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
-#line 192 "templates/gn_nchw.c.in"
+#line 190 "templates/gn_nchw.c.in"
   const vf vs = v_set1(sub), vk = v_set1(scale), vh = v_set1(shift);
-#line 194 "templates/gn_nchw.c.in"
+#line 192 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 196 "templates/gn_nchw.c.in"
+#line 194 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
     int64_t head = vec_head(y);
     if (head > len) head = len;
@@ -205,35 +203,35 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
       i = head;
     }
   }
-#line 206 "templates/gn_nchw.c.in"
+#line 204 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 214 "templates/gn_nchw.c.in"
+#line 212 "templates/gn_nchw.c.in"
     vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 219 "templates/gn_nchw.c.in"
+#line 217 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
@@ -245,17 +243,17 @@ static void apply_run(const float *x, float *y, int64_t len, float sub, float sc
   }
 }
 
-#line 184 "templates/gn_nchw.c.in"
+#line 182 "templates/gn_nchw.c.in"
 /* The same with sub == 0 (the runtime folds the mean into shift when that
  * is exact enough): one FMA per vector instead of a subtraction and an FMA. */
-#line 187 "templates/gn_nchw.c.in"
+#line 185 "templates/gn_nchw.c.in"
 static void apply_run_folded(const float *x, float *y, int64_t len, float sub, float scale, float shift, const float *pf, int pf_l2) {
-#line 189 "templates/gn_nchw.c.in"
+#line 187 "templates/gn_nchw.c.in"
   (void)sub;
   const vf vk = v_set1(scale), vh = v_set1(shift);
-#line 194 "templates/gn_nchw.c.in"
+#line 192 "templates/gn_nchw.c.in"
   int64_t i = 0;
-#line 196 "templates/gn_nchw.c.in"
+#line 194 "templates/gn_nchw.c.in"
   { /* peel up to the store alignment */
     int64_t head = vec_head(y);
     if (head > len) head = len;
@@ -265,35 +263,35 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
       i = head;
     }
   }
-#line 206 "templates/gn_nchw.c.in"
+#line 204 "templates/gn_nchw.c.in"
   for (; i + 4 * GNK_VL <= len; i += 4 * GNK_VL) {
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 208 "templates/gn_nchw.c.in"
+#line 206 "templates/gn_nchw.c.in"
     if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 211 "templates/gn_nchw.c.in"
+#line 209 "templates/gn_nchw.c.in"
     const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 214 "templates/gn_nchw.c.in"
+#line 212 "templates/gn_nchw.c.in"
     vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 217 "templates/gn_nchw.c.in"
+#line 215 "templates/gn_nchw.c.in"
     v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 219 "templates/gn_nchw.c.in"
+#line 217 "templates/gn_nchw.c.in"
   }
   for (; i + GNK_VL <= len; i += GNK_VL) {
     const vf z = v_fma(v_load(x + i), vk, vh);
@@ -305,7 +303,7 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
   }
 }
 
-#line 231 "templates/gn_nchw.c.in"
+#line 229 "templates/gn_nchw.c.in"
 /* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
  * 14x14 images), cut row by row, end in a masked vector each and start off
  * the vector grid: a row of 49 values takes four vectors, three of them
@@ -334,77 +332,77 @@ static void apply_flat(const float *x, float *y, int64_t i, int64_t end, int64_t
   for (int64_t q = 0; i < end; ++q, row_end += S) {
     const vf vs = v_set1(ps[q]), vk = v_set1(pk[q]), vh = v_set1(ph[q]);
     const int64_t stop = row_end < end ? row_end : end;
-#line 261 "templates/gn_nchw.c.in"
+#line 259 "templates/gn_nchw.c.in"
     if (ps[q] == 0.0f) { /* the mean folded into shift: one FMA */
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 270 "templates/gn_nchw.c.in"
+#line 268 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 275 "templates/gn_nchw.c.in"
+#line 273 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_load(x + i), vk, vh);
         v_stream(y + i, v_silu(z));
       }
-#line 261 "templates/gn_nchw.c.in"
+#line 259 "templates/gn_nchw.c.in"
     } else {
       for (; i + 4 * GNK_VL <= stop; i += 4 * GNK_VL) {
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 0 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 1 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 2 * GNK_VL, pf_l2);
-#line 264 "templates/gn_nchw.c.in"
+#line 262 "templates/gn_nchw.c.in"
         if (pf) PREFETCH(pf + i + 3 * GNK_VL, pf_l2);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 267 "templates/gn_nchw.c.in"
+#line 265 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 270 "templates/gn_nchw.c.in"
+#line 268 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 273 "templates/gn_nchw.c.in"
+#line 271 "templates/gn_nchw.c.in"
         v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 275 "templates/gn_nchw.c.in"
+#line 273 "templates/gn_nchw.c.in"
       }
       for (; i + GNK_VL <= stop; i += GNK_VL) {
         const vf z = v_fma(v_sub(v_load(x + i), vs), vk, vh);
         v_stream(y + i, v_silu(z));
       }
-#line 281 "templates/gn_nchw.c.in"
+#line 279 "templates/gn_nchw.c.in"
     }
     if (i < stop) { /* the vector across the end of row q, or the range's last */
       const int64_t w = end - i < GNK_VL ? end - i : GNK_VL, in_q = stop - i;
@@ -463,9 +461,9 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
       row_end = row_end + S < end ? row_end + S : end;
     }
   }
-#line 340 "templates/gn_nchw.c.in"
+#line 338 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 342 "templates/gn_nchw.c.in"
+#line 340 "templates/gn_nchw.c.in"
 }
 
 /* The normalization of chunk ia (group g) fused with the statistics of chunk
@@ -480,7 +478,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
 #ifndef FUSED_AHEAD
 #define FUSED_AHEAD 1024
 #endif
-#line 357 "templates/gn_nchw.c.in"
+#line 355 "templates/gn_nchw.c.in"
 /* fused() where y is off the streaming stores' alignment (a caller's malloc
  * or numpy buffer: 16 bytes past a 64-byte line) and the chunk lies inside
  * one row: the apply runs `head` values ahead of the statistics, so that its
@@ -504,91 +502,91 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
   const float k = shift_of(xs, len);
   prefetch_next_shift(xs, len);
   const vf vm = v_set1(k);
-#line 381 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 381 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 381 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 381 "templates/gn_nchw.c.in"
+#line 379 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 383 "templates/gn_nchw.c.in"
+#line 381 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 387 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 387 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 387 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 387 "templates/gn_nchw.c.in"
+#line 385 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 389 "templates/gn_nchw.c.in"
+#line 387 "templates/gn_nchw.c.in"
     for (; i < bend; i += step) {
       if (head + i + step <= len) {
-#line 392 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         const vf z0 = v_fma(v_sub(v_load(x + head + i + 0 * GNK_VL), vs), vk, vh);
-#line 392 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         const vf z1 = v_fma(v_sub(v_load(x + head + i + 1 * GNK_VL), vs), vk, vh);
-#line 392 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         const vf z2 = v_fma(v_sub(v_load(x + head + i + 2 * GNK_VL), vs), vk, vh);
-#line 392 "templates/gn_nchw.c.in"
+#line 390 "templates/gn_nchw.c.in"
         const vf z3 = v_fma(v_sub(v_load(x + head + i + 3 * GNK_VL), vs), vk, vh);
-#line 395 "templates/gn_nchw.c.in"
+#line 393 "templates/gn_nchw.c.in"
         vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 398 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 0 * GNK_VL, s_z0);
-#line 398 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 1 * GNK_VL, s_z1);
-#line 398 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 2 * GNK_VL, s_z2);
-#line 398 "templates/gn_nchw.c.in"
+#line 396 "templates/gn_nchw.c.in"
         v_stream(y + head + i + 3 * GNK_VL, s_z3);
-#line 400 "templates/gn_nchw.c.in"
+#line 398 "templates/gn_nchw.c.in"
       }
       if (i + FUSED_AHEAD < len) {
-#line 403 "templates/gn_nchw.c.in"
+#line 401 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 403 "templates/gn_nchw.c.in"
+#line 401 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 403 "templates/gn_nchw.c.in"
+#line 401 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 403 "templates/gn_nchw.c.in"
+#line 401 "templates/gn_nchw.c.in"
         PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 405 "templates/gn_nchw.c.in"
+#line 403 "templates/gn_nchw.c.in"
       }
-#line 407 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
       const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
       bd0 = v_add(bd0, t0);
       bq0 = v_fma(t0, t0, bq0);
-#line 407 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
       const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
       bd1 = v_add(bd1, t1);
       bq1 = v_fma(t1, t1, bq1);
-#line 407 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
       const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
       bd2 = v_add(bd2, t2);
       bq2 = v_fma(t2, t2, bq2);
-#line 407 "templates/gn_nchw.c.in"
+#line 405 "templates/gn_nchw.c.in"
       const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
       bd3 = v_add(bd3, t3);
       bq3 = v_fma(t3, t3, bq3);
-#line 411 "templates/gn_nchw.c.in"
+#line 409 "templates/gn_nchw.c.in"
     }
-#line 413 "templates/gn_nchw.c.in"
+#line 411 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 413 "templates/gn_nchw.c.in"
+#line 411 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 413 "templates/gn_nchw.c.in"
+#line 411 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 413 "templates/gn_nchw.c.in"
+#line 411 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 416 "templates/gn_nchw.c.in"
+#line 414 "templates/gn_nchw.c.in"
   }
   /* the apply's rest after its last whole step: whole vectors, then a masked one */
   int64_t j = head + (len - head) / step * step;
@@ -600,35 +598,35 @@ static void fused_unaligned(const gnk_kargs *a, const float *x, const float *xs,
     const vf z = v_fma(v_sub(v_load_tail(x + j, len - j), vs), vk, vh);
     v_store_tail(y + j, v_silu(z), len - j);
   }
-#line 428 "templates/gn_nchw.c.in"
+#line 426 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 428 "templates/gn_nchw.c.in"
+#line 426 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 428 "templates/gn_nchw.c.in"
+#line 426 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 431 "templates/gn_nchw.c.in"
+#line 429 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), out);
 }
 
-#line 436 "templates/gn_nchw.c.in"
+#line 434 "templates/gn_nchw.c.in"
 static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const int64_t C = 2560LL, G = 32LL, D = C / G, S = a->s, gsize = D * S, step = 4 * GNK_VL;
   const int64_t nga = ia / a->nchunk, ngs = is / a->nchunk, e0 = (ia % a->nchunk) * a->chunk;
   const int64_t len = gsize - e0 < a->chunk ? gsize - e0 : a->chunk;
   float *y = (float *)a->y + nga * gsize + e0;
   const int aligned = vec_head(y) == 0;
-#line 443 "templates/gn_nchw.c.in"
+#line 441 "templates/gn_nchw.c.in"
   if (!aligned && is % a->nchunk == ia % a->nchunk && a->chunk % step == 0 && len == a->chunk && S % a->chunk == 0) {
     const int64_t ng = ia / a->nchunk;
     fused_unaligned(a, (const float *)a->x + ng * gsize + e0, (const float *)a->x + (is / a->nchunk) * gsize + e0, y,
                     (ng / G) * C + (ng % G) * D + e0 / S, len, &a->part[is]);
     return;
   }
-#line 450 "templates/gn_nchw.c.in"
+#line 448 "templates/gn_nchw.c.in"
   if (is % a->nchunk != ia % a->nchunk || S % step != 0 || a->chunk % step != 0 || !aligned) {
     apply(a, ia, ia + 1);
     stats(a, is, is + 1);
@@ -641,27 +639,27 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
   const float k = shift_of(xs, len);
   prefetch_next_shift(xs, len);
   const vf vm = v_set1(k);
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d0 = v_zero(), q0 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d1 = v_zero(), q1 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d2 = v_zero(), q2 = v_zero();
-#line 463 "templates/gn_nchw.c.in"
+#line 461 "templates/gn_nchw.c.in"
   vf d3 = v_zero(), q3 = v_zero();
-#line 465 "templates/gn_nchw.c.in"
+#line 463 "templates/gn_nchw.c.in"
   int64_t i = 0;
   while (i < len) {
     const int64_t bend = len - i < 64 * step ? len : i + 64 * step;
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd0 = v_zero(), bq0 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd1 = v_zero(), bq1 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd2 = v_zero(), bq2 = v_zero();
-#line 469 "templates/gn_nchw.c.in"
+#line 467 "templates/gn_nchw.c.in"
     vf bd3 = v_zero(), bq3 = v_zero();
-#line 471 "templates/gn_nchw.c.in"
+#line 469 "templates/gn_nchw.c.in"
     while (i < bend) {
       if (row_left == 0) { /* the next channel's row */
         ++p;
@@ -672,137 +670,137 @@ static void fused(const gnk_kargs *a, int64_t ia, int64_t is) {
       }
       const int64_t seg_end = bend - i < row_left ? bend : i + row_left;
       row_left -= seg_end - i;
-#line 483 "templates/gn_nchw.c.in"
+#line 481 "templates/gn_nchw.c.in"
       if (a->sub[p] == 0.0f) { /* the mean folded into shift: one FMA */
         for (; i < seg_end; i += step) {
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_load(x + i + 0 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_load(x + i + 1 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_load(x + i + 2 * GNK_VL), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_load(x + i + 3 * GNK_VL), vk, vh);
-#line 488 "templates/gn_nchw.c.in"
+#line 486 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 492 "templates/gn_nchw.c.in"
+#line 490 "templates/gn_nchw.c.in"
           }
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 499 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 504 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
         }
-#line 483 "templates/gn_nchw.c.in"
+#line 481 "templates/gn_nchw.c.in"
       } else { /* x - sub, then the FMA */
         for (; i < seg_end; i += step) {
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z0 = v_fma(v_sub(v_load(x + i + 0 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z1 = v_fma(v_sub(v_load(x + i + 1 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z2 = v_fma(v_sub(v_load(x + i + 2 * GNK_VL), vs), vk, vh);
-#line 486 "templates/gn_nchw.c.in"
+#line 484 "templates/gn_nchw.c.in"
           const vf z3 = v_fma(v_sub(v_load(x + i + 3 * GNK_VL), vs), vk, vh);
-#line 488 "templates/gn_nchw.c.in"
+#line 486 "templates/gn_nchw.c.in"
           if (i + FUSED_AHEAD < len) {
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 0 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 1 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 2 * GNK_VL, 0);
-#line 490 "templates/gn_nchw.c.in"
+#line 488 "templates/gn_nchw.c.in"
             PREFETCH(xs + i + FUSED_AHEAD + 3 * GNK_VL, 0);
-#line 492 "templates/gn_nchw.c.in"
+#line 490 "templates/gn_nchw.c.in"
           }
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t0 = v_sub(v_load(xs + i + 0 * GNK_VL), vm);
           bd0 = v_add(bd0, t0);
           bq0 = v_fma(t0, t0, bq0);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t1 = v_sub(v_load(xs + i + 1 * GNK_VL), vm);
           bd1 = v_add(bd1, t1);
           bq1 = v_fma(t1, t1, bq1);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t2 = v_sub(v_load(xs + i + 2 * GNK_VL), vm);
           bd2 = v_add(bd2, t2);
           bq2 = v_fma(t2, t2, bq2);
-#line 494 "templates/gn_nchw.c.in"
+#line 492 "templates/gn_nchw.c.in"
           const vf t3 = v_sub(v_load(xs + i + 3 * GNK_VL), vm);
           bd3 = v_add(bd3, t3);
           bq3 = v_fma(t3, t3, bq3);
-#line 499 "templates/gn_nchw.c.in"
+#line 497 "templates/gn_nchw.c.in"
           vf s_z0 = z0, s_z1 = z1, s_z2 = z2, s_z3 = z3; v_silu_x4(&s_z0, &s_z1, &s_z2, &s_z3);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 0 * GNK_VL, s_z0);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 1 * GNK_VL, s_z1);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 2 * GNK_VL, s_z2);
-#line 502 "templates/gn_nchw.c.in"
+#line 500 "templates/gn_nchw.c.in"
           v_stream(y + i + 3 * GNK_VL, s_z3);
-#line 504 "templates/gn_nchw.c.in"
+#line 502 "templates/gn_nchw.c.in"
         }
-#line 506 "templates/gn_nchw.c.in"
+#line 504 "templates/gn_nchw.c.in"
       }
     }
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d0 = v_add(d0, bd0);
     q0 = v_add(q0, bq0);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d1 = v_add(d1, bd1);
     q1 = v_add(q1, bq1);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d2 = v_add(d2, bd2);
     q2 = v_add(q2, bq2);
-#line 509 "templates/gn_nchw.c.in"
+#line 507 "templates/gn_nchw.c.in"
     d3 = v_add(d3, bd3);
     q3 = v_add(q3, bq3);
-#line 512 "templates/gn_nchw.c.in"
+#line 510 "templates/gn_nchw.c.in"
   }
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d1);
   q0 = v_add(q0, q1);
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d2);
   q0 = v_add(q0, q2);
-#line 514 "templates/gn_nchw.c.in"
+#line 512 "templates/gn_nchw.c.in"
   d0 = v_add(d0, d3);
   q0 = v_add(q0, q3);
-#line 518 "templates/gn_nchw.c.in"
+#line 516 "templates/gn_nchw.c.in"
   v_fence(); /* order the streamed stores before the caller reads y */
-#line 520 "templates/gn_nchw.c.in"
+#line 518 "templates/gn_nchw.c.in"
   finish_run(xs, len, k, (double)v_hsum(d0), (double)v_hsum(q0), &a->part[is]);
 }
 

@@ -1,7 +1,8 @@
 """Summarise bench/results/<workload>_<layout>_t<threads>.csv against the speed targets:
 geometric-mean and minimum roof ratio, fused SiLU cost over plain GN (same shape),
 speed-up over PyTorch's faster layout (GN and GN+SiLU separately) and over oneDNN.
-    .venv/bin/python bench/summary.py [WORKLOAD] [THREADS...] [--dtype f16|bf16]"""
+    .venv/bin/python bench/summary.py [WORKLOAD] [THREADS...] [--dtype f16|bf16] [--dir DIR]
+(DIR: where the CSVs are, default bench/results; e.g. bench/results/zen3)"""
 import csv
 import math
 import os
@@ -10,8 +11,8 @@ import sys
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def load(workload, layout, t, dtype="f32"):
-    path = os.path.join(HERE, f"{workload}_{layout}_t{t}" + ("" if dtype == "f32" else f"_{dtype}") + ".csv")
+def load(workload, layout, t, dtype="f32", where=HERE):
+    path = os.path.join(where, f"{workload}_{layout}_t{t}" + ("" if dtype == "f32" else f"_{dtype}") + ".csv")
     probs = {}
     for r in csv.DictReader(open(path)):
         key = (r["n"], r["c"], r["h"], r["w"], r["act"])
@@ -34,10 +35,15 @@ def main():
         i = args.index("--dtype")
         dtype = args[i + 1]
         del args[i:i + 2]
+    where = HERE
+    if "--dir" in args:
+        i = args.index("--dir")
+        where = args[i + 1]
+        del args[i:i + 2]
     workload = args[0] if args else "sd15_unet"
     threads = args[1:] or ["1", "2"]
     for t in threads:
-        data = {lay: load(workload, lay, t, dtype) for lay in ("nchw", "nhwc")}
+        data = {lay: load(workload, lay, t, dtype, where) for lay in ("nchw", "nhwc")}
         print(f"== {workload}, {t} thread(s), {dtype}")
         for lay, probs in data.items():
             roofs = [float(p["gnk"]["roof_ratio"]) for p in probs.values()]

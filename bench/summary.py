@@ -30,16 +30,17 @@ def gmean(v):
 
 def main():
     args = sys.argv[1:]
-    dtype = "f32"
-    if "--dtype" in args:
-        i = args.index("--dtype")
-        dtype = args[i + 1]
+
+    def option(flag, default):  # "--flag VALUE", removed from args
+        if flag not in args:
+            return default
+        i = args.index(flag)
+        value = args[i + 1]
         del args[i:i + 2]
-    where = HERE
-    if "--dir" in args:
-        i = args.index("--dir")
-        where = args[i + 1]
-        del args[i:i + 2]
+        return value
+
+    dtype = option("--dtype", "f32")
+    where = option("--dir", HERE)
     workload = args[0] if args else "sd15_unet"
     threads = args[1:] or ["1", "2"]
     for t in threads:

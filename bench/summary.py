@@ -35,6 +35,8 @@ def main():
         if flag not in args:
             return default
         i = args.index(flag)
+        if i + 1 == len(args):
+            sys.exit(f"summary.py: {flag} needs a value")
         value = args[i + 1]
         del args[i:i + 2]
         return value

@@ -303,26 +303,26 @@ static void apply_run_folded(const float *x, float *y, int64_t len, float sub, f
 /* Rows that are not whole vectors (S % GNK_VL != 0, S > GNK_VL: 7x7 and
  * 14x14 images), cut row by row, end in a masked vector each and start off
  * the vector grid: a row of 49 values takes four vectors, three of them
- * whole, and the SiLU runs on all four (the apply alone of 1x2048x7x7 GN in a
- * test loop: 13.3 us by rows, 9.8 us this way, a memcpy 9.5 us). Here values
- * [i, end) of a group are walked on the group's own vector grid instead: the
- * vectors inside row q use its parameters, and the one across the end of row
- * q takes row q+1's in the lanes past it (S > GNK_VL: a vector spans at most
- * two rows). Whole kernels, A/B in one process on the Zen 4 VM
- * (bench/kernel_ab.sh, units, AVX-512 unless named): GN+SiLU 0.88 of the row
- * walk's median at S = 49, 0.91 at 100, 0.95 at 196 (AVX2 at S = 25: 0.77);
- * GN 0.93-0.95 at S = 17-81 but 1.02-1.05 at S = 100-196, where the row
- * walk's tails are a smaller part and its folded rows save a subtraction in
- * the vector across two rows: so GN and GN+ReLU take it only for rows
- * shorter than 4 vectors. The parameters of channel q are ps/pk/ph[q], row
+ * whole, and the SiLU runs on all four. Here values [i, end) of a group are
+ * walked on the group's own vector grid instead: the vectors inside row q
+ * use its parameters, the one across the end of row q takes row q+1's in the
+ * lanes past it (S > GNK_VL: a vector spans at most two rows), and only the
+ * range's last vector is masked. GN+SiLU always walks this way (Zen 4,
+ * AVX-512, bench/kernel_ab.sh units: 0.88 of the row walk at S = 49, 0.91 at
+ * 100, 0.95 at 196; AVX2 at S = 25: 0.77); GN and GN+ReLU for rows shorter
+ * than GNK_FLAT_ROWS_MAX values, set by each ISA header: on Zen 4 with
+ * AVX-512 the row walk's folded rows (one FMA, no subtraction) won at S =
+ * 100-196 (1.02-1.05) and lost at 17-81 (0.93-0.95), hence 4 vectors; on Zen
+ * 3 with AVX2 the masked store (vmaskmovps, 41% of the apply's samples at S
+ * = 49) makes the flat walk faster at every S tried (0.69-0.84 at S = 36-49,
+ * 0.91-0.97 at 81-1225). The parameters of channel q are ps/pk/ph[q], row
  * q ends at row_end + q * S. Per value the same operations as apply_run
  * (x - sub, then the FMA; a folded channel's sub is 0, and the vector across
  * two rows computes x - 0, which is x), so the same bits as the row walk.
  * With streaming stores the caller passes y + i aligned: every whole vector
  * on the grid is then aligned. The loops over a row's whole vectors repeat
- * apply_run's: calling apply_run / apply_run_folded for them instead measured
- * 1.04-1.09 of the row walk's time at S = 49 (GN; GN+SiLU 0.99), against
- * 0.90-0.93 / 0.88 inline. */
+ * apply_run's: calling apply_run / apply_run_folded instead measured
+ * 1.04-1.09 of the row walk at S = 49 (GN; GN+SiLU 0.99), inline 0.88-0.93. */
 static void apply_flat(const float *x, float *y, int64_t i, int64_t end, int64_t S, int64_t row_end, const float *ps,
                        const float *pk, const float *ph, const float *pf, int pf_l2) {
   for (int64_t q = 0; i < end; ++q, row_end += S) {
@@ -439,7 +439,7 @@ static void apply(const gnk_kargs *a, int64_t item0, int64_t item1) {
     int64_t row_end = (cl0 + 1) * S < end ? (cl0 + 1) * S : end;
     const int pfn = a->prefetch_next && ng + 1 < a->n * G; /* the next unit's group follows this one */
     const int pf_l2 = a->prefetch_next == GNK_PREFETCH_L2;
-    if (S % GNK_VL != 0 && S > GNK_VL && S < 4 * GNK_VL && vec_head(y + e) == 0) {
+    if (S % GNK_VL != 0 && S > GNK_VL && S < GNK_FLAT_ROWS_MAX && vec_head(y + e) == 0) {
       const int64_t p0 = n * C + g * D + cl0;
       apply_flat(x, y, e, end, S, (cl0 + 1) * S, a->sub + p0, a->scale + p0, a->shift + p0, pfn ? x + gsize : NULL,
                  pf_l2);

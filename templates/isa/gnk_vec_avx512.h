@@ -11,6 +11,10 @@
 #include "gnk_vec_x4.h"
 
 #define GNK_VL 16
+/* Channels-first GN rows that are not whole vectors and shorter than this
+ * walk the group's vector grid (apply_flat in gn_nchw.c.in); longer ones
+ * go row by row, one masked vector each (faster from S = 100 on Zen 4). */
+#define GNK_FLAT_ROWS_MAX (4 * GNK_VL)
 typedef __m512 vf;
 
 static inline vf v_zero(void) { return _mm512_setzero_ps(); }

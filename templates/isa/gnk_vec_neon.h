@@ -14,6 +14,10 @@
 #include "gnk_vec_x4.h"
 
 #define GNK_VL 4
+/* Channels-first GN rows that are not whole vectors and shorter than this
+ * walk the group's vector grid (apply_flat in gn_nchw.c.in); the AVX-512
+ * rule (4 vectors), not measured on an AArch64 core. */
+#define GNK_FLAT_ROWS_MAX (4 * GNK_VL)
 typedef float32x4_t vf;
 
 static inline vf v_zero(void) { return vdupq_n_f32(0.0f); }

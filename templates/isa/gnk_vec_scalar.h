@@ -9,6 +9,8 @@
 #include "gnk_vec_x4.h"
 
 #define GNK_VL 1
+/* Channels-first rows that are not whole vectors: none here (GNK_VL 1). */
+#define GNK_FLAT_ROWS_MAX (4 * GNK_VL)
 typedef float vf;
 
 static inline vf v_zero(void) { return 0.0f; }

@@ -174,13 +174,12 @@ typedef struct gnk_merge_job {
 /* Each group's mean and rstd (Chan's formula in double, chunk order) and
  * the apply parameters of its channels; the same bits on every ISA. */
 void gnk_merge(const gnk_merge_job *j);
-/* For the test that both copies give the same bits: f32 gamma and beta, by
- * the portable copy (wide 0) or the AVX-512 one (wide 1; returns 0 where it
- * cannot run). */
+/* For the test that every copy gives the same bits: f32 gamma and beta, by
+ * the portable copy (wide 0), the AVX-512 one (wide 1) or the AVX2 one (wide
+ * 2); returns 0 where that copy cannot run. */
 int gnk_merge_copy(int wide, const gnk_merge_job *j);
-/* The apply parameters of n channels with f32 gamma/beta, by the portable
- * copy (wide 0) or the AVX-512 one (wide 1; returns 0 where it cannot run):
- * for the test that both give the same bits. */
+/* The apply parameters of n channels with f32 gamma/beta, by the copy
+ * `wide` as above (returns 0 where it cannot run): for the same test. */
 int gnk_set_params_copy(int wide, const float *gam, const float *bet, int64_t n, double mean, double lo, float sub,
                         double rstd, double fold_limit, float *ps, float *pk, float *ph);
 

@@ -363,9 +363,8 @@ Test(numerics, silu_of_infinities_is_the_same_on_every_isa) {
 }
 
 /* The apply parameters (per channel: scale, folded mean, shift) come from a
- * portable loop or, on AVX-512 CPUs, its AVX-512 copy: both must give the
- * same bits, or a plan would compute differently on two machines with the
- * same kernel. Means within and far beyond one std (folded and not), a
+ * portable loop or its AVX-512 or AVX2 copy: all must give the same bits, or
+ * a plan would compute differently on two machines with the same kernel. Means within and far beyond one std (folded and not), a
  * constant group (fold_limit -1), gamma of both signs and zeros, every
  * length 1..67 (vector bodies and tails). */
 Test(numerics, apply_parameters_same_bits_on_every_isa) {
@@ -383,15 +382,18 @@ Test(numerics, apply_parameters_same_bits_on_every_isa) {
       const float sub = (float)mean;
       const double lo = mean - (double)sub;
       cr_assert(gnk_set_params_copy(0, gam, bet, n, mean, lo, sub, rstd, fold_limit, p0[0], p0[1], p0[2]));
-      if (!gnk_set_params_copy(1, gam, bet, n, mean, lo, sub, rstd, fold_limit, p1[0], p1[1], p1[2])) continue;
-      for (int k = 0; k < 3; ++k)
-        cr_assert(!memcmp(p0[k], p1[k], (size_t)n * sizeof(float)),
-                  "apply parameter %d of %lld channels (mean %g): the AVX-512 copy differs", k, (long long)n, mean);
-      ++compared;
+      for (int w = 1; w <= 2; ++w) {
+        if (!gnk_set_params_copy(w, gam, bet, n, mean, lo, sub, rstd, fold_limit, p1[0], p1[1], p1[2])) continue;
+        for (int k = 0; k < 3; ++k)
+          cr_assert(!memcmp(p0[k], p1[k], (size_t)n * sizeof(float)),
+                    "apply parameter %d of %lld channels (mean %g): the %s copy differs", k, (long long)n, mean,
+                    w == 1 ? "AVX-512" : "AVX2");
+        ++compared;
+      }
     }
   if (!compared) {
-    fprintf(stderr, "SKIPPED numerics::apply_parameters_same_bits_on_every_isa: no AVX-512 here, one copy only\n");
-    cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
+    fprintf(stderr, "SKIPPED numerics::apply_parameters_same_bits_on_every_isa: no AVX2 or AVX-512 here, one copy only\n");
+    cr_skip_test("no AVX2 or AVX-512 on this CPU: only the portable copy runs");
   }
 }
 
@@ -406,9 +408,10 @@ static int same_or_both_nan(const float *a, const float *b, int64_t n, int64_t *
 }
 
 /* The merge (group mean and rstd by Chan's formula, then every channel's
- * apply parameters) has a portable copy and, on AVX-512 CPUs, one that
- * merges eight groups a vector for groups under 16 channels and group by
- * group otherwise: all must give the same bits. Group widths around the
+ * apply parameters) has a portable copy, on AVX-512 CPUs one that merges
+ * eight groups a vector for groups under 16 channels and group by group
+ * otherwise, and on AVX2 CPUs one with vector parameters for groups of 8
+ * channels and more: all must give the same bits. Group widths around the
  * vector's 8 and the 16 switch, group counts around the batches of 8 and the
  * 4 switch, 1-5 chunks; partials with means near and far from zero (folded
  * and not), constant groups (m2 0, with eps 1e-300: rstd 1e150, the scale's
@@ -428,8 +431,8 @@ Test(numerics, merge_same_bits_on_every_isa) {
           const int64_t D = Ds[di], G = Gs[gi], C = D * G, c0 = 3;
           gnk_partial *part = malloc((size_t)(G * nchunk) * sizeof *part);
           float *gam = malloc((size_t)(C + c0) * sizeof *gam), *bet = malloc((size_t)(C + c0) * sizeof *bet);
-          float *out[2][5];
-          for (int w = 0; w < 2; ++w)
+          float *out[3][5];
+          for (int w = 0; w < 3; ++w)
             for (int k = 0; k < 5; ++k) out[w][k] = calloc((size_t)C, sizeof(float));
           for (int64_t g = 0; g < G; ++g)
             for (int64_t k = 0; k < nchunk; ++k) {
@@ -454,34 +457,33 @@ Test(numerics, merge_same_bits_on_every_isa) {
             for (int64_t k = 0; k < nchunk; ++k) part[k] = (gnk_partial){.mean = 2.0, .m2 = 16.0, .count = 4.0};
             gam[c0] = 1.0f;
           }
-          for (int w = 0; w < 2; ++w) {
+          for (int w = 0; w < 3; ++w) {
             const gnk_merge_job j = {.part = part, .nchunk = nchunk, .ngroups = G, .D = D,
                                      .eps = special == 2 ? 0.0 : special ? 1e-300 : 1e-5,
                                      .param_dtype = GNK_DTYPE_F32,
                                      .gamma = gam, .beta = bet, .c0 = c0, .mean = out[w][3], .rstd = out[w][4],
                                      .sub = out[w][0], .scale = out[w][1], .shift = out[w][2]};
-            if (!gnk_merge_copy(w, &j)) goto skip;
+            if (!gnk_merge_copy(w, &j)) continue; /* that copy cannot run here */
+            for (int k = 0; w > 0 && k < 5; ++k) {
+              int64_t at = 0;
+              cr_assert(same_or_both_nan(out[0][k], out[w][k], k < 3 ? C : G, &at),
+                        "merge output %d (sub scale shift mean rstd) of %lld groups of %lld over %lld chunks%s: "
+                        "the %s copy differs at %lld (%a against %a)",
+                        k, (long long)G, (long long)D, (long long)nchunk,
+                        special == 2 ? ", eps 0" : special ? ", NaN/Inf partials" : "", w == 1 ? "AVX-512" : "AVX2",
+                        (long long)at, (double)out[0][k][at], (double)out[w][k][at]);
+            }
+            if (w > 0) ++compared;
           }
-          for (int k = 0; k < 5; ++k) {
-            int64_t at = 0;
-            cr_assert(same_or_both_nan(out[0][k], out[1][k], k < 3 ? C : G, &at),
-                      "merge output %d (sub scale shift mean rstd) of %lld groups of %lld over %lld chunks%s: "
-                      "the AVX-512 copy differs at %lld (%a against %a)",
-                      k, (long long)G, (long long)D, (long long)nchunk,
-                      special == 2 ? ", eps 0" : special ? ", NaN/Inf partials" : "",
-                      (long long)at, (double)out[0][k][at], (double)out[1][k][at]);
-          }
-          ++compared;
-        skip:
-          for (int w = 0; w < 2; ++w)
+          for (int w = 0; w < 3; ++w)
             for (int k = 0; k < 5; ++k) free(out[w][k]);
           free(part);
           free(gam);
           free(bet);
         }
   if (!compared) {
-    fprintf(stderr, "SKIPPED numerics::merge_same_bits_on_every_isa: no AVX-512 here, one copy only\n");
-    cr_skip_test("no AVX-512 on this CPU: only the portable copy runs");
+    fprintf(stderr, "SKIPPED numerics::merge_same_bits_on_every_isa: no AVX2 or AVX-512 here, one copy only\n");
+    cr_skip_test("no AVX2 or AVX-512 on this CPU: only the portable copy runs");
   }
 }
 

@@ -5,12 +5,12 @@
  * Three copies compute the same bits: a portable one (per group, then its
  * channels), on AVX-512 CPUs one that merges eight groups a vector and sets
  * the parameters of their channels eight a vector, and on AVX2 CPUs the
- * portable merge with the channels' parameters four a vector. Where a group has few
- * channels (rank-2 inputs: 1x2048 with 512 groups of 4) the per-group scalar
- * square root, division and short channel loop were most of a call; every
- * operation here is an IEEE basic operation (add, sub, mul, div, sqrt,
- * conversion), correctly rounded in both copies, in the same order, so the
- * copies agree bit for bit (tests/c/test_numerics.c checks it). */
+ * portable merge with the channels' parameters four a vector. Where a group
+ * has few channels (rank-2 inputs: 1x2048 with 512 groups of 4) the
+ * per-group scalar square root, division and short channel loop were most of
+ * a call. Every operation here is an IEEE basic operation (add, sub, mul,
+ * div, sqrt, conversion), correctly rounded in every copy, in the same order,
+ * so the copies agree bit for bit (tests/c/test_numerics.c checks it). */
 #include "gnk_internal.h"
 
 #include <float.h>
@@ -302,24 +302,22 @@ void gnk_merge(const gnk_merge_job *j) {
 }
 
 int gnk_merge_copy(int wide, const gnk_merge_job *j) {
-  switch (wide) {
-  case 0: merge_f32_base(j); return 1;
+  if (wide == 0) merge_f32_base(j);
 #if defined(__x86_64__)
-  case 1: if (!have_avx512()) return 0; merge_f32_avx512(j); return 1;
-  case 2: if (!have_avx2()) return 0; merge_f32_avx2(j); return 1;
+  else if (wide == 1 && have_avx512()) merge_f32_avx512(j);
+  else if (wide == 2 && have_avx2()) merge_f32_avx2(j);
 #endif
-  default: return 0;
-  }
+  else return 0;
+  return 1;
 }
 
 int gnk_set_params_copy(int wide, const float *gam, const float *bet, int64_t n, double mean, double lo, float sub,
                         double rstd, double fold_limit, float *ps, float *pk, float *ph) {
-  switch (wide) {
-  case 0: set_params_base(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph); return 1;
+  if (wide == 0) set_params_base(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
 #if defined(__x86_64__)
-  case 1: if (!have_avx512()) return 0; set_params_avx512(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph); return 1;
-  case 2: if (!have_avx2()) return 0; set_params_avx2(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph); return 1;
+  else if (wide == 1 && have_avx512()) set_params_avx512(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
+  else if (wide == 2 && have_avx2()) set_params_avx2(gam, bet, n, mean, lo, sub, rstd, fold_limit, ps, pk, ph);
 #endif
-  default: return 0;
-  }
+  else return 0;
+  return 1;
 }

@@ -285,8 +285,8 @@ static void apply_run_folded(const uint16_t *x, uint16_t *y, int64_t len, float 
  * AVX-512 the row walk's folded rows (one FMA, no subtraction) won at S =
  * 100-196 (1.02-1.05) and lost at 17-81 (0.93-0.95), hence 4 vectors; on Zen
  * 3 with AVX2 the masked store (vmaskmovps, 41% of the apply's samples at S
- * = 49) makes the flat walk faster at every S tried (0.69-0.84 at S = 36-49,
- * 0.91-0.97 at 81-1225). The parameters of channel q are ps/pk/ph[q], row
+ * = 49) makes the flat walk faster at every S tried (0.69-0.86 at S = 36-49,
+ * 0.88-0.97 at 81-1225). The parameters of channel q are ps/pk/ph[q], row
  * q ends at row_end + q * S. Per value the same operations as apply_run
  * (x - sub, then the FMA; a folded channel's sub is 0, and the vector across
  * two rows computes x - 0, which is x), so the same bits as the row walk.

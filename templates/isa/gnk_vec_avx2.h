@@ -12,7 +12,7 @@
 /* Channels-first GN rows that are not whole vectors walk the group's vector
  * grid at any length (apply_flat in gn_nchw.c.in): a row walk ends each row
  * in a masked store, which AMD Zen 3 makes the apply's hot spot (the flat
- * walk 0.69-0.97 of its time at S = 36-1225). */
+ * walk 0.69-0.97 of its time at S = 36-1225, bench/kernel_ab.sh). */
 #define GNK_FLAT_ROWS_MAX INT64_MAX
 typedef __m256 vf;
 

@@ -364,9 +364,10 @@ Test(numerics, silu_of_infinities_is_the_same_on_every_isa) {
 
 /* The apply parameters (per channel: scale, folded mean, shift) come from a
  * portable loop or its AVX-512 or AVX2 copy: all must give the same bits, or
- * a plan would compute differently on two machines with the same kernel. Means within and far beyond one std (folded and not), a
- * constant group (fold_limit -1), gamma of both signs and zeros, every
- * length 1..67 (vector bodies and tails). */
+ * a plan would compute differently on two machines with the same kernel.
+ * Means within and far beyond one std (folded and not), a constant group
+ * (fold_limit -1), gamma of both signs and zeros, every length 1..67 (vector
+ * bodies and tails). */
 Test(numerics, apply_parameters_same_bits_on_every_isa) {
   float gam[67], bet[67], p0[3][67], p1[3][67];
   rng r;
